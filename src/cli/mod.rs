@@ -1,0 +1,170 @@
+//! The command line: clap derive types for every command and flag, with examples in
+//! `--help`. `main` parses a [`Cli`] and hands it to [`crate::run`].
+
+use crate::config::ColorChoice;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  swelearn                              open the study reader (TUI)
+  swelearn study websocket-protocol     open one card in the reader
+  swelearn study short-polling --plain  print a card (also when piped)
+  swelearn list --tag scaling           list cards with a tag
+  swelearn search \"last-event-id\"       find cards mentioning a phrase
+  swelearn content lint ~/my-cards      check your own cards
+  swelearn config                       show the effective configuration";
+
+/// swelearn: offline interview preparation for real-time web systems.
+///
+/// Study topic cards in a terminal reader, search them, and check your own cards.
+/// Everything works offline: the cards are built into the binary.
+#[derive(Debug, Parser)]
+#[command(name = "swelearn", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags accepted by every command.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Read configuration from FILE instead of $XDG_CONFIG_HOME/swelearn/swelearn.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Keep progress in DIR instead of the platform data directory [env: SWELEARN_DATA_DIR].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When to use colour; NO_COLOR in the environment always turns it off.
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorChoice>,
+    /// Also load cards from DIR (repeatable; replaces [content] dirs from the config).
+    #[arg(long = "content-dir", global = true, value_name = "DIR")]
+    pub content_dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read the cards in the TUI reader, or print one with --plain.
+    #[command(after_help = "\
+Examples:
+  swelearn study                         topic list and reader
+  swelearn study server-sent-events      open a card directly
+  swelearn study long-polling --plain    print it (the default when stdout is not a terminal)
+  swelearn study long-polling --width 60 print it wrapped at 60 columns")]
+    Study(StudyArgs),
+    /// List the cards in suggested study order.
+    #[command(after_help = "\
+Examples:
+  swelearn list
+  swelearn list --tag websocket --difficulty medium
+  swelearn list --json | jq -r '.[].id'")]
+    List(ListArgs),
+    /// Search titles, tags and text; title and tag hits rank first.
+    #[command(after_help = "\
+Examples:
+  swelearn search backoff jitter
+  swelearn search \"Sec-WebSocket-Accept\" --json")]
+    Search(SearchArgs),
+    /// Work with card files: check your own cards.
+    #[command(subcommand)]
+    Content(ContentCommand),
+    /// Show the effective configuration, where each value came from, and the paths.
+    Config(ConfigArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  swelearn completions bash > ~/.local/share/bash-completion/completions/swelearn
+  swelearn completions zsh > \"${fpath[1]}/_swelearn\"
+  swelearn completions fish > ~/.config/fish/completions/swelearn.fish")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// The card to open (see `swelearn list`); without it, the topic list.
+    pub id: Option<String>,
+    /// Print the card instead of opening the TUI (automatic when stdout is not a terminal).
+    #[arg(long)]
+    pub plain: bool,
+    /// Wrap printed output at N columns (default: the terminal width, or 80).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(20..=1000))]
+    pub width: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only cards with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Only cards of this difficulty.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub difficulty: Option<DifficultyArg>,
+    /// Print JSON (an array of cards) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A difficulty on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DifficultyArg {
+    Easy,
+    Medium,
+    Hard,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words to find (all must match; case-insensitive).
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContentCommand {
+    /// Check cards and quiz banks; prints `file:line: message` per problem, exit 1 if any.
+    #[command(after_help = "\
+Without DIR, checks the built-in cards and the directories from the configuration.
+
+Examples:
+  swelearn content lint
+  swelearn content lint ~/notes/cards ./more-cards")]
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Directories of cards (`*.md`) and quiz banks (`*.quiz.yaml`) to check.
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

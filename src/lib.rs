@@ -1,0 +1,37 @@
+//! swelearn: offline, terminal-based interview preparation for real-time web systems.
+//!
+//! Module map (data flows one way: content produces plain data, views only render):
+//! - [`cli`]: clap types for every command and flag
+//! - [`config`]: layered configuration (defaults < file < env < flags) with sources
+//! - [`content`]: cards, the embedded catalog, markdown -> document model -> lines, lint
+//! - [`output`]: plain-text renderers (ANSI or bare) of documents and tables
+//! - [`tui`]: the ratatui study reader (Elm-style: state, `Action`, update, view)
+//! - [`commands`]: one function per command, called by [`run`]
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod content;
+pub mod output;
+pub mod tui;
+
+use std::process::ExitCode;
+
+/// Runs one parsed command line. `Ok` carries the exit code (lint failures exit 1);
+/// `Err` is reported by `main` as one line and exit code 2.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    commands::dispatch(cli)
+}
+
+/// Prints an error as one line (plus its causes) on stderr.
+pub fn report_error(err: &anyhow::Error) {
+    let mut msg = format!("swelearn: error: {err}");
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.contains(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    eprintln!("{msg}");
+}

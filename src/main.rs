@@ -1,0 +1,15 @@
+//! The `swelearn` binary: parses the command line and hands it to [`swelearn::run`].
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = swelearn::cli::Cli::parse();
+    match swelearn::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            swelearn::report_error(&err);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The terminal UI: the study reader (ratatui + crossterm, Elm style).
+//!
+//! - [`app`]: state, the [`app::Action`] enum and `update`
+//! - [`keys`]: terminal events -> actions
+//! - [`view`]: pure rendering
+//!
+//! [`run_study`] owns the terminal: it is restored on every exit path (normal return,
+//! error, Ctrl-C, and panic through ratatui's hook).
+
+pub mod app;
+pub mod keys;
+pub mod view;
+
+use crate::config::Config;
+use crate::content::Catalog;
+use app::App;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::execute;
+use std::collections::HashSet;
+use std::io::IsTerminal;
+
+/// Where read marks are kept between runs.
+pub trait MarkStore {
+    /// Ids of the cards marked read.
+    fn read_marks(&self) -> anyhow::Result<HashSet<String>>;
+    /// Records a card as read (`true`) or unread.
+    fn set_mark(&mut self, id: &str, read: bool) -> anyhow::Result<()>;
+}
+
+/// Restores the terminal when dropped, so early returns and errors leave it usable.
+struct TerminalGuard {
+    mouse: bool,
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if self.mouse {
+            let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        }
+        ratatui::restore();
+    }
+}
+
+/// Runs the study reader until the user quits, optionally opening `open` first.
+pub fn run_study(
+    config: &Config,
+    catalog: &Catalog,
+    open: Option<&str>,
+    marks: &mut dyn MarkStore,
+) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the reader needs a terminal on stdin; use `swelearn study ID --plain` to print a card"
+        );
+    }
+    let read = marks.read_marks()?;
+    let mut terminal = ratatui::try_init()?;
+    let _guard = TerminalGuard {
+        mouse: config.mouse.value,
+    };
+    if config.mouse.value {
+        execute!(std::io::stdout(), EnableMouseCapture)?;
+    }
+    let size = terminal.size()?;
+    let mut app = App::new(catalog, read, (size.width, size.height));
+    if let Some(id) = open {
+        app.open_id(id);
+    }
+    while !app.quit {
+        terminal.draw(|f| view::render(&app, f))?;
+        let ev = event::read()?;
+        let mut next = keys::action_for(&ev, &app.overlay);
+        while let Some(action) = next {
+            next = app.update(action);
+        }
+        for (id, read) in app.changed_marks.drain(..) {
+            marks.set_mark(&id, read)?;
+        }
+    }
+    Ok(())
+}
