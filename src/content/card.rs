@@ -66,6 +66,8 @@ pub struct Card {
     /// Estimated study time in minutes.
     pub estimated_minutes: u32,
     pub prerequisites: Vec<String>,
+    /// Cards worth reading next to this one (not required first).
+    pub related: Vec<String>,
     /// Suggested position in the study order (lower first); cards without one go last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<i64>,
@@ -94,7 +96,7 @@ impl Card {
 pub struct KeyLines {
     pub id: usize,
     pub prerequisites: usize,
-    pub start: usize,
+    pub related: usize,
 }
 
 /// One problem in a content file, reported as `path:line: message`.
@@ -111,13 +113,14 @@ impl fmt::Display for Problem {
     }
 }
 
-const KNOWN_KEYS: [&str; 8] = [
+const KNOWN_KEYS: [&str; 9] = [
     "id",
     "title",
     "tags",
     "difficulty",
     "estimated_time",
     "prerequisites",
+    "related",
     "order",
     "sources",
 ];
@@ -309,6 +312,7 @@ pub fn parse_card(path: &str, text: &str, origin: Origin) -> Result<Card, Vec<Pr
     let title = string_field("title", &mut problems);
     let tags = list_field("tags", &mut problems);
     let prerequisites = list_field("prerequisites", &mut problems);
+    let related = list_field("related", &mut problems);
     if let Some(id) = &id
         && prerequisites.contains(id)
     {
@@ -371,7 +375,7 @@ pub fn parse_card(path: &str, text: &str, origin: Origin) -> Result<Card, Vec<Pr
                 key_lines: KeyLines {
                     id: key_line("id"),
                     prerequisites: key_line("prerequisites"),
-                    start: 1,
+                    related: key_line("related"),
                 },
                 id,
                 title,
@@ -379,6 +383,7 @@ pub fn parse_card(path: &str, text: &str, origin: Origin) -> Result<Card, Vec<Pr
                 difficulty,
                 estimated_minutes,
                 prerequisites,
+                related,
                 order,
                 sources,
                 body,

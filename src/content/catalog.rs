@@ -148,6 +148,17 @@ impl Catalog {
                 }
             }
         }
+        for card in &self.cards {
+            for r in &card.related {
+                if !index.contains_key(r.as_str()) && !extra_known.contains(r) {
+                    self.problems.push(Problem {
+                        path: card.path.clone(),
+                        line: card.key_lines.related,
+                        message: format!("unknown related id `{r}`"),
+                    });
+                }
+            }
+        }
         // Kahn's algorithm; the heap pops the smallest (order, title) first.
         let key = |c: &Card| {
             std::cmp::Reverse((
@@ -247,7 +258,8 @@ impl Catalog {
     /// Re-runs the cross-card checks with ids known from elsewhere (lint of a user dir).
     pub fn recheck_with(&mut self, extra_known: &[String]) {
         self.problems.retain(|p| {
-            !p.message.starts_with("unknown prerequisite")
+            !p.message.starts_with("unknown related")
+                && !p.message.starts_with("unknown prerequisite")
                 && !p.message.starts_with("prerequisite cycle")
         });
         self.sort_and_check(extra_known);

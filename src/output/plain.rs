@@ -43,6 +43,9 @@ pub fn card_header(card: &Card, width: usize) -> Vec<Line> {
     if !card.prerequisites.is_empty() {
         meta.push_str(&format!(" · read first: {}", card.prerequisites.join(", ")));
     }
+    if !card.related.is_empty() {
+        meta.push_str(&format!(" · see also: {}", card.related.join(", ")));
+    }
     blocks.push(markdown::Block::Paragraph(vec![markdown::Inline {
         text: meta,
         style: markdown::InlineStyle {

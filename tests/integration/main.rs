@@ -2,6 +2,7 @@
 //! and the TUI rendered into ratatui's TestBackend and snapshot-tested (`tui`).
 
 mod cli;
+mod content;
 mod tui;
 
 use std::path::{Path, PathBuf};
