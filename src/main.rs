@@ -7,6 +7,8 @@ fn main() -> ExitCode {
     let cli = swelearn::cli::Cli::parse();
     match swelearn::run(cli) {
         Ok(code) => code,
+        // A closed pipe (`swelearn list | head`) ends output early; that is not an error.
+        Err(err) if swelearn::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             swelearn::report_error(&err);
             ExitCode::from(2)

@@ -125,26 +125,36 @@ pub fn list(ctx: &Ctx, args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<E
 }
 
 fn list_cards(ctx: &Ctx, cards: Vec<&Card>, out: &mut dyn Write) -> anyhow::Result<()> {
+    // On a terminal the last column is cut to the width; piped output is never cut.
+    let width = ctx.stdout_is_tty.then(terminal_width).flatten();
+    let id_width = cards.iter().map(|c| c.id.len()).max().unwrap_or(2);
     let rows: Vec<Vec<(String, Style)>> = cards
         .iter()
         .enumerate()
         .map(|(i, c)| {
+            let fixed = 4 + id_width + 2 + 8 + 9;
+            let mut title = format!("{}  [{}]", c.title, c.tags.join(", "));
+            if let Some(w) = width
+                && title.chars().count() + fixed > w
+            {
+                let keep = w.saturating_sub(fixed + 1).max(10);
+                title = title.chars().take(keep).collect::<String>() + "…";
+            }
             vec![
                 (format!("{:>2}", i + 1), theme::dim()),
                 (c.id.clone(), theme::accent()),
-                (c.title.clone(), Style::default()),
                 (
                     c.difficulty.to_string(),
                     theme::difficulty_style(c.difficulty),
                 ),
                 (c.estimated_time(), Style::default()),
-                (c.tags.join(", "), theme::dim()),
+                (title, Style::default()),
             ]
         })
         .collect();
     plain::write_table(
         out,
-        &[" #", "id", "title", "level", "time", "tags"],
+        &[" #", "id", "level", "time", "title  [tags]"],
         &rows,
         ctx.color(),
     )?;
