@@ -133,7 +133,12 @@ pub struct Config {
     pub color: Sourced<ColorChoice>,
     pub mouse: Sourced<bool>,
     pub data_dir: Sourced<PathBuf>,
+    /// FSRS target probability of recalling an item when it falls due.
+    pub desired_retention: Sourced<f32>,
 }
+
+/// The range FSRS scheduling is meaningful in.
+pub const RETENTION_RANGE: std::ops::RangeInclusive<f32> = 0.7..=0.99;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +149,14 @@ struct FileConfig {
     ui: UiSection,
     #[serde(default)]
     data: DataSection,
+    #[serde(default)]
+    quiz: QuizSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuizSection {
+    desired_retention: Option<Spanned<f32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -224,6 +237,7 @@ impl Config {
             color: Sourced::default(ColorChoice::Auto),
             mouse: Sourced::default(true),
             data_dir: Sourced::default(data_default),
+            desired_retention: Sourced::default(0.9),
         };
 
         // Layer 2: the file. A missing default file is fine; a missing explicit one is not.
@@ -267,6 +281,19 @@ impl Config {
                 }
             };
             config.mouse.set(m, env_src("SWELEARN_MOUSE"));
+        }
+        if let Some(v) = env.get("SWELEARN_DESIRED_RETENTION") {
+            let r = v
+                .parse::<f32>()
+                .ok()
+                .filter(|r| RETENTION_RANGE.contains(r))
+                .ok_or_else(|| ConfigError::Env {
+                    var: "SWELEARN_DESIRED_RETENTION".into(),
+                    message: format!("bad value `{v}`: expected a number from 0.7 to 0.99"),
+                })?;
+            config
+                .desired_retention
+                .set(r, env_src("SWELEARN_DESIRED_RETENTION"));
         }
         if let Some(v) = env.get("SWELEARN_DATA_DIR") {
             config
@@ -327,6 +354,20 @@ impl Config {
         if let Some(mouse) = parsed.ui.mouse {
             let offset = mouse.span().start;
             self.mouse.set(mouse.into_inner(), src(offset));
+        }
+        if let Some(r) = parsed.quiz.desired_retention {
+            let offset = r.span().start;
+            let value = r.into_inner();
+            if !RETENTION_RANGE.contains(&value) {
+                return Err(ConfigError::Invalid {
+                    path,
+                    line: line_of(text, offset),
+                    message: format!(
+                        "quiz.desired_retention: {value} is out of range: expected 0.7 to 0.99"
+                    ),
+                });
+            }
+            self.desired_retention.set(value, src(offset));
         }
         if let Some(dir) = parsed.data.dir {
             let offset = dir.span().start;
@@ -491,6 +532,10 @@ mod tests {
         assert_eq!(documented.color.value, defaults.color.value);
         assert_eq!(documented.mouse.value, defaults.mouse.value);
         assert_eq!(documented.data_dir.value, defaults.data_dir.value);
+        assert_eq!(
+            documented.desired_retention.value,
+            defaults.desired_retention.value
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! - [`cli`]: clap types for every command and flag
 //! - [`config`]: layered configuration (defaults < file < env < flags) with sources
 //! - [`content`]: cards, the embedded catalog, markdown -> document model -> lines, lint
+//! - [`learn`]: quiz items and grading, FSRS scheduling, the SQLite progress store, stats
 //! - [`output`]: plain-text renderers (ANSI or bare) of documents and tables
 //! - [`tui`]: the ratatui study reader (Elm-style: state, `Action`, update, view)
 //! - [`commands`]: one function per command, called by [`run`]
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod content;
+pub mod learn;
 pub mod output;
 pub mod tui;
 

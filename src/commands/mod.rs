@@ -6,6 +6,8 @@ mod content;
 use crate::cli::{Cli, Command};
 use crate::config::{Config, FlagOverrides, ProcessEnv};
 use crate::content::Catalog;
+use crate::learn::store::Store;
+use crate::learn::time::Moment;
 use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -120,26 +122,38 @@ fn config_command(ctx: &Ctx, json: bool, out: &mut dyn Write) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-/// Read marks kept for this run only, until the progress store is wired in.
-pub struct SessionMarks(std::collections::HashSet<String>);
+/// The progress file inside the data directory.
+pub const PROGRESS_FILE: &str = "progress.db";
 
-impl crate::tui::MarkStore for SessionMarks {
+/// The reader's read marks live in the progress store.
+impl crate::tui::MarkStore for Store {
     fn read_marks(&self) -> anyhow::Result<std::collections::HashSet<String>> {
-        Ok(self.0.clone())
+        Ok(Store::read_marks(self)?.into_keys().collect())
     }
     fn set_mark(&mut self, id: &str, read: bool) -> anyhow::Result<()> {
         if read {
-            self.0.insert(id.to_string());
+            self.mark_read(id, now())?;
         } else {
-            self.0.remove(id);
+            self.unmark_read(id)?;
         }
         Ok(())
     }
 }
 
+/// The current time with the local UTC offset (UTC when the zone is unknown).
+pub fn now() -> Moment {
+    let offset = jiff::Zoned::now().offset().seconds();
+    Moment::now(offset)
+}
+
 impl Ctx {
-    /// The store of read marks.
-    pub fn progress(&self) -> anyhow::Result<SessionMarks> {
-        Ok(SessionMarks(Default::default()))
+    /// Path of the progress database.
+    pub fn progress_path(&self) -> std::path::PathBuf {
+        self.config.data_dir.value.join(PROGRESS_FILE)
+    }
+
+    /// Opens (creating if needed) the progress store.
+    pub fn progress(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.progress_path())?)
     }
 }

@@ -6,6 +6,7 @@
 
 use super::card::Problem;
 use super::catalog::{Catalog, ContentError, ContentFile};
+use crate::learn::quiz::{QuizBank, QuizProblem, check_unique_ids};
 use std::path::PathBuf;
 
 /// What a lint run found.
@@ -38,9 +39,12 @@ pub fn lint(dirs: &[PathBuf], config_dirs: &[PathBuf]) -> Result<LintReport, Con
 pub fn lint_catalog(catalog: &Catalog, extra_known: &[String]) -> LintReport {
     let mut problems = catalog.problems().to_vec();
     let known = |id: &str| catalog.get(id).is_some() || extra_known.iter().any(|k| k == id);
-    for file in catalog.quiz_files() {
-        problems.extend(lint_quiz_file(file, &known));
-    }
+    let banks: Vec<QuizBank> = catalog
+        .quiz_files()
+        .iter()
+        .map(|file| lint_quiz_file(file, &known, &mut problems))
+        .collect();
+    problems.extend(check_unique_ids(&banks).into_iter().map(from_quiz));
     problems.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
     problems.dedup();
     LintReport {
@@ -50,34 +54,52 @@ pub fn lint_catalog(catalog: &Catalog, extra_known: &[String]) -> LintReport {
     }
 }
 
-/// Checks that a quiz bank is YAML whose `card` names a known card.
-fn lint_quiz_file(file: &ContentFile, known_card: &dyn Fn(&str) -> bool) -> Vec<Problem> {
-    let problem = |line: usize, message: String| Problem {
-        path: file.path.clone(),
-        line,
-        message,
-    };
-    let value: serde_yaml_ng::Value = match serde_yaml_ng::from_str(&file.text) {
-        Ok(v) => v,
-        Err(e) => {
-            let line = e.location().map_or(1, |l| l.line());
-            return vec![problem(line, format!("malformed YAML: {e}"))];
-        }
-    };
-    let card_line = file
-        .text
-        .lines()
-        .position(|l| l.starts_with("card:"))
-        .map_or(1, |i| i + 1);
-    match value.get("card").and_then(|v| v.as_str()) {
-        Some(id) if known_card(id) => Vec::new(),
-        Some(id) => vec![problem(
-            card_line,
-            format!("quiz bank for unknown card `{id}`"),
-        )],
-        None => vec![problem(
-            1,
-            "missing field `card` (the id of the card this bank belongs to)".into(),
-        )],
+/// Scenarios and metrics that predict items may name.
+struct Scenarios;
+
+impl crate::learn::quiz::SimCatalog for Scenarios {
+    fn has_scenario(&self, scenario: &str) -> bool {
+        scenario == "herd"
+    }
+    fn has_metric(&self, scenario: &str, metric: &str) -> bool {
+        scenario == "herd"
+            && [
+                "time_to_all_s",
+                "time_to_p99_s",
+                "peak_queue",
+                "refused",
+                "timeouts",
+                "wasted_handshakes",
+                "attempts",
+                "connect_latency_mean_ms",
+                "connect_latency_p50_ms",
+                "connect_latency_p99_ms",
+                "peak_utilization",
+                "connected",
+            ]
+            .contains(&metric)
+    }
+    fn scenario_names(&self) -> Vec<String> {
+        vec!["herd".into()]
+    }
+}
+
+/// Parses and validates one quiz bank; returns the bank (for cross-bank checks).
+fn lint_quiz_file(
+    file: &ContentFile,
+    known_card: &dyn Fn(&str) -> bool,
+    problems: &mut Vec<Problem>,
+) -> QuizBank {
+    let (bank, found) =
+        crate::learn::quiz::lint_quiz_bank(&file.path, &file.text, known_card, &Scenarios);
+    problems.extend(found.into_iter().map(from_quiz));
+    bank
+}
+
+fn from_quiz(p: QuizProblem) -> Problem {
+    Problem {
+        path: p.file,
+        line: p.line,
+        message: p.message,
     }
 }
