@@ -5,6 +5,7 @@
 //! - [`config`]: layered configuration (defaults < file < env < flags) with sources
 //! - [`content`]: cards, the embedded catalog, markdown -> document model -> lines, lint
 //! - [`learn`]: quiz items and grading, FSRS scheduling, the SQLite progress store, stats
+//! - [`live`]: real loopback WebSocket/HTTP servers (the lab), limits, clean shutdown
 //! - [`output`]: plain-text renderers (ANSI or bare) of documents and tables
 //! - [`tui`]: the ratatui study reader (Elm-style: state, `Action`, update, view)
 //! - [`commands`]: one function per command, called by [`run`]
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod content;
 pub mod learn;
+pub mod live;
 pub mod output;
 pub mod tui;
 
