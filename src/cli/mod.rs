@@ -16,6 +16,7 @@ Examples:
   swelearn practice --minutes 10        review what is due, then new questions
   swelearn stats                        progress, forecast and streak
   swelearn content lint ~/my-cards      check your own cards
+  swelearn lab serve                    a loopback WebSocket/SSE/poll server to try clients on
   swelearn config                       show the effective configuration";
 
 /// swelearn: offline interview preparation for real-time web systems.
@@ -104,6 +105,9 @@ Examples:
     /// Work with card files: check your own cards.
     #[command(subcommand)]
     Content(ContentCommand),
+    /// The live lab: real servers on this machine's loopback interface.
+    #[command(subcommand)]
+    Lab(LabCommand),
     /// Show the effective configuration, where each value came from, and the paths.
     Config(ConfigArgs),
     /// Print a shell completion script.
@@ -249,6 +253,72 @@ pub struct LintArgs {
     /// Directories of cards (`*.md`) and quiz banks (`*.quiz.yaml`) to check.
     #[arg(value_name = "DIR")]
     pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Serve WebSocket echo and chat rooms, an SSE stream, short and long poll on
+    /// 127.0.0.1 until Ctrl-C.
+    #[command(after_help = "\
+Only loopback addresses are ever bound: nothing outside this machine can connect.
+It prints every endpoint's URL and example commands, then serves until Ctrl-C (or
+SIGTERM), when it closes WebSockets with 1001, ends streams and exits 0. The feed
+behind /poll, /longpoll and /sse gets a `tick N` event every --tick seconds and
+whatever is POSTed to /publish.
+
+Examples:
+  swelearn lab serve                          on http://127.0.0.1:8765
+  swelearn lab serve --port 0                 any free port (printed)
+  swelearn lab serve --origin http://localhost:3000
+                                              only that page's origin may open WebSockets
+  websocat ws://127.0.0.1:8765/ws/echo        (in another terminal) echo
+  websocat 'ws://127.0.0.1:8765/ws/chat/lobby?name=ann'
+  curl -N http://127.0.0.1:8765/sse           watch the event stream
+  curl -N -H 'Last-Event-ID: 3' http://127.0.0.1:8765/sse
+  curl 'http://127.0.0.1:8765/longpoll?since=0&timeout=10'
+  curl -d 'hello' http://127.0.0.1:8765/publish")]
+    Serve(LabServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabServeArgs {
+    /// Port to listen on; 0 picks any free port and prints it.
+    #[arg(long, short, default_value_t = 8765, value_name = "PORT")]
+    pub port: u16,
+    /// Loopback address to bind: 127.0.0.1, another 127.x.y.z, ::1 or localhost;
+    /// any other address is refused.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
+    pub bind: String,
+    /// Allow browser pages from ORIGIN to open WebSockets (repeatable), e.g.
+    /// http://localhost:3000; others get 403. Without it any origin may. Clients
+    /// that send no Origin (websocat, Python) are always let in.
+    #[arg(long = "origin", value_name = "ORIGIN")]
+    pub origins: Vec<String>,
+    /// Publish a `tick N` event to the feed every SECONDS (0: never).
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS", value_parser = lab_seconds)]
+    pub tick: f64,
+    /// Hold a long poll at most SECONDS before it answers with no events.
+    #[arg(long, default_value_t = 25.0, value_name = "SECONDS", value_parser = lab_seconds)]
+    pub hold: f64,
+    /// Largest WebSocket message accepted, in KiB; larger ones are closed with 1009.
+    #[arg(long, default_value_t = 64, value_name = "KIB", value_parser = clap::value_parser!(u32).range(1..=16_384))]
+    pub max_message_kib: u32,
+    /// Most connections open at once (default: what the open-file limit allows, up to
+    /// 10000); more than the limit allows is refused.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+}
+
+/// A number of seconds from 0 to 3600.
+fn lab_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if v.is_finite() && (0.0..=3600.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is out of range (0 to 3600 seconds)"))
+    }
 }
 
 #[derive(Debug, Args)]

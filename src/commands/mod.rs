@@ -2,6 +2,7 @@
 //! once, then calls the command; each writes to stdout and returns an exit code.
 
 mod content;
+mod lab;
 mod learn;
 
 use crate::cli::{Cli, Command};
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Practice(args)) => learn::practice(&ctx, &args, &mut out)?,
         Some(Command::Stats(args)) => learn::stats(&ctx, &args, &mut out)?,
         Some(Command::Progress(cmd)) => learn::progress(&ctx, &cmd, &mut out)?,
+        Some(Command::Lab(crate::cli::LabCommand::Serve(args))) => lab::serve(&args, &mut out)?,
         Some(Command::Config(args)) => config_command(&ctx, args.json, &mut out)?,
         Some(Command::Completions(args)) => {
             use clap::CommandFactory;

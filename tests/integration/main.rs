@@ -4,6 +4,7 @@
 mod cli;
 mod content;
 mod learn;
+mod live;
 mod tui;
 
 use std::path::{Path, PathBuf};
