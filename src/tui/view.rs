@@ -164,7 +164,8 @@ fn render_list(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn to_ratatui(line: &layout::Line) -> Line<'static> {
+/// A laid-out line as ratatui text, styled by the theme.
+pub(crate) fn to_ratatui(line: &layout::Line) -> Line<'static> {
     Line::from(
         line.spans
             .iter()

@@ -4,6 +4,7 @@
 mod cli;
 mod content;
 mod tui;
+mod tui_quiz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
