@@ -526,8 +526,27 @@ fn render_cards(app: &StatsApp<'_>, frame: &mut Frame, area: Rect) {
         return;
     }
     const BAR: usize = 8;
-    // Borders, padding, the other columns and the spaces between them.
-    let title_width = usize::from(area.width).saturating_sub(4 + 5 + BAR + 5 + 6 + 3 + 4);
+    // The recall column goes first when the titles would get too short.
+    let show_recall = area.width >= 64;
+    let mut widths = vec![
+        Constraint::Fill(1),
+        Constraint::Length(5),
+        Constraint::Length(BAR as u16 + 6),
+        Constraint::Length(6),
+        Constraint::Length(3),
+    ];
+    if !show_recall {
+        widths.remove(3);
+    }
+    // Borders and padding, the other columns, and one space between columns.
+    let others: u16 = widths
+        .iter()
+        .map(|c| match c {
+            Constraint::Length(n) => *n + 1,
+            _ => 0,
+        })
+        .sum();
+    let title_width = usize::from(area.width.saturating_sub(4 + others));
     let rows: Vec<Row> = s
         .cards
         .iter()
@@ -536,37 +555,37 @@ fn render_cards(app: &StatsApp<'_>, frame: &mut Frame, area: Rect) {
             let mastery = Line::from(vec![
                 Span::styled("█".repeat(filled), Style::default().fg(Color::Green)),
                 Span::styled("░".repeat(BAR - filled), theme::dim()),
-                Span::raw(format!(" {:>4}", percent(c.mastery))),
+                Span::raw(format!(" {:>5}", percent(c.mastery))),
             ]);
             let due = if c.due_today > 0 {
                 Span::styled(c.due_today.to_string(), theme::accent())
             } else {
                 Span::styled("·", theme::dim())
             };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(truncate(&app.title_of(&c.card_id), title_width)),
                 Cell::from(Line::from(format!("{}/{}", c.reviewed, c.items)).right_aligned()),
                 Cell::from(mastery),
                 Cell::from(Line::from(percent(c.recall_now)).right_aligned()),
                 Cell::from(Line::from(due).right_aligned()),
-            ])
+            ];
+            if !show_recall {
+                cells.remove(3);
+            }
+            Row::new(cells)
         })
         .collect();
-    let header = Row::new(vec![
+    let mut header = vec![
         Cell::from("Card"),
         Cell::from(Line::from("Seen").right_aligned()),
         Cell::from("Mastery"),
         Cell::from(Line::from("Recall").right_aligned()),
         Cell::from(Line::from("Due").right_aligned()),
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD));
-    let widths = [
-        Constraint::Fill(1),
-        Constraint::Length(5),
-        Constraint::Length(BAR as u16 + 5),
-        Constraint::Length(6),
-        Constraint::Length(3),
     ];
+    if !show_recall {
+        header.remove(3);
+    }
+    let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
     let table = Table::new(rows, widths)
         .header(header)
         .block(block.padding(Padding::horizontal(1)))

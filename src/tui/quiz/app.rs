@@ -653,7 +653,9 @@ impl<'a> QuizApp<'a> {
 
     /// Shows the next question, or the summary when there is none or time is up.
     fn next_question(&mut self) {
-        if self.time_up() && !self.session.run.results.is_empty() {
+        let run = &self.session.run;
+        let more = run.position() < run.len();
+        if self.time_up() && more && !run.results.is_empty() {
             self.finish(EndReason::TimeUp);
             return;
         }
@@ -867,9 +869,10 @@ fn feedback_doc(
         Span::raw(describe_interval(f.next_in_days)),
     ])];
     doc.push(Line::default());
+    // One decimal under 10 %, whole percents above: "2.3 %", "19 %", "0 %".
     let off_by = |e: Option<f64>| {
         e.map(|e| match e * 100.0 {
-            p if p < 10.0 => format!("{p:.1} %"),
+            p if p < 10.0 => format!("{} %", format_approx((p * 10.0).round() / 10.0)),
             p => format!("{} %", format_approx(p.round())),
         })
     };
@@ -930,6 +933,7 @@ fn feedback_doc(
                     width,
                     Style::default(),
                 ));
+                doc.push(Line::default());
             }
             doc.push(Line::from(Span::styled("Model answer", theme::dim())));
             doc.extend(markdown_lines(model_answer, width));
@@ -949,7 +953,8 @@ fn feedback_doc(
         _ => {
             let yours = if g.correct { right } else { wrong };
             doc.extend(labelled("Your answer", &g.answer_text, width, yours));
-            if !g.correct {
+            // A number is worth seeing exactly even when it was close enough.
+            if !g.correct || matches!(p.question, Question::Numeric { .. }) {
                 doc.extend(labelled("Right answer", &g.expected, width, right));
             }
             if let (Question::Numeric { .. }, Some(e)) = (&p.question, off_by(g.relative_error)) {
@@ -1309,6 +1314,8 @@ items:
         // The open question can still be answered.
         a.update(QuizAction::Number(1));
         assert!(matches!(a.phase, Phase::Feedback(_)));
+        let note = view::answer_lines(&a).0;
+        assert!(note[0].to_string().starts_with("Time is up"), "{note:?}");
         a.update(QuizAction::Next);
         let Phase::Summary(s) = &a.phase else {
             panic!("no summary")
@@ -1316,6 +1323,19 @@ items:
         assert_eq!(s.reason, EndReason::TimeUp);
         assert_eq!(s.left, 2);
         assert_eq!(s.session, Duration::from_secs(61));
+    }
+
+    #[test]
+    fn time_up_on_the_last_question_is_simply_done() {
+        let mut f = fixture();
+        let mut a = app(&mut f, &["p-choice"], Some(Duration::from_secs(10)));
+        tick(&mut a, 30);
+        a.update(QuizAction::Number(1));
+        a.update(QuizAction::Next);
+        let Phase::Summary(s) = &a.phase else {
+            panic!("no summary")
+        };
+        assert_eq!((s.reason, s.left), (EndReason::Done, 0));
     }
 
     #[test]

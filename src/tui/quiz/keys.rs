@@ -224,50 +224,71 @@ pub fn hints(mode: KeyMode) -> &'static [(&'static str, &'static str)] {
 
 /// The help overlay's rows in `mode`.
 pub fn help(mode: KeyMode) -> Vec<(&'static str, &'static str)> {
-    let mut rows: Vec<(&'static str, &'static str)> = match mode {
+    let finish = ("q Esc", "finish: show the session summary");
+    let quit = ("Ctrl-c", "quit at once (answers are saved)");
+    let wheel = ("mouse wheel", "scroll the text");
+    let pages = ("PgDn PgUp  Ctrl-d Ctrl-u", "scroll the question text");
+    match mode {
         KeyMode::Choice => vec![
             ("j k  ↓ ↑", "highlight a choice"),
             ("Enter", "pick the highlighted choice"),
             ("1-9", "pick that choice at once"),
+            pages,
+            wheel,
+            finish,
+            quit,
         ],
         KeyMode::Multi => vec![
             ("j k  ↓ ↑", "highlight a choice"),
             ("Space x", "toggle the highlighted choice"),
             ("1-9", "toggle that choice"),
             ("Enter", "submit the picked set"),
+            pages,
+            wheel,
+            finish,
+            quit,
         ],
         KeyMode::Order => vec![
             ("j k  ↓ ↑", "select a step"),
             ("J K  Shift-↓ ↑", "move the selected step down / up"),
             ("1-9", "select that step"),
             ("Enter", "submit the order"),
+            pages,
+            wheel,
+            finish,
+            quit,
         ],
         KeyMode::Text { .. } => vec![
-            ("type", "your answer: 12,000  12k  1.5M  2e6"),
+            ("type", "your answer; numbers as 12,000  12k  1.5M  2e6"),
             ("← → Home End", "move the cursor"),
-            ("Backspace Ctrl-u", "delete / clear"),
+            ("Backspace Del", "delete a character"),
+            ("Ctrl-u", "clear the input"),
             ("Enter", "submit (recall: show the model answer)"),
-            ("Esc", "clear the input; when empty, finish"),
+            ("↓ ↑  PgDn PgUp", "scroll the question text"),
+            wheel,
+            ("Esc", "clear the input; when it is empty, finish"),
             ("?", "this help (when the input is empty)"),
+            quit,
         ],
         KeyMode::Rate => vec![
             ("1 2 3 4", "rate your recall: again, hard, good, easy"),
             ("a h g e", "the same"),
+            ("j k  ↓ ↑", "scroll"),
+            wheel,
+            finish,
+            quit,
         ],
         KeyMode::Feedback => vec![
             ("Enter Space n", "next question"),
-            ("g G", "top / end of the explanation"),
+            ("j k  ↓ ↑", "scroll the explanation"),
+            ("PgDn PgUp  b", "one page down / up"),
+            ("g G", "top / end"),
+            wheel,
+            finish,
+            quit,
         ],
-        KeyMode::Help | KeyMode::Busy | KeyMode::Summary => vec![],
-    };
-    rows.extend([
-        ("PgDn PgUp", "scroll the question text"),
-        ("Ctrl-d Ctrl-u", "scroll the question text"),
-        ("mouse wheel", "scroll"),
-        ("q Esc", "finish: show the session summary"),
-        ("Ctrl-c", "quit at once (answers are saved)"),
-    ]);
-    rows
+        KeyMode::Help | KeyMode::Busy | KeyMode::Summary => vec![quit],
+    }
 }
 
 /// The rating a key stands for, for the rate buttons' labels.

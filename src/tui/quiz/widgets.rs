@@ -87,7 +87,8 @@ pub(crate) fn pane(title: impl Into<Line<'static>>, focused: bool) -> Pane<'stat
 pub(crate) fn title_bar(frame: &mut Frame, area: Rect, left: Vec<Span<'static>>, right: &str) {
     let width = usize::from(area.width);
     let right_width = right.width();
-    let room = width.saturating_sub(right_width);
+    // One column always separates the two parts.
+    let room = width.saturating_sub(right_width + 1);
     let mut spans = Vec::new();
     let mut used = 0;
     for s in left {
@@ -102,7 +103,7 @@ pub(crate) fn title_bar(frame: &mut Frame, area: Rect, left: Vec<Span<'static>>,
             break;
         }
     }
-    spans.push(Span::raw(" ".repeat(room.saturating_sub(used))));
+    spans.push(Span::raw(" ".repeat(room.saturating_sub(used) + 1)));
     spans.push(Span::styled(right.to_string(), theme::dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
