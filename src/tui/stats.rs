@@ -8,7 +8,9 @@
 //! [`stats_action_for`] maps keys, [`render`] is pure, and [`run_stats`] owns the
 //! terminal (restored on every exit path, see [`super::enter_terminal`]).
 
-use super::quiz::widgets::{centered, footer, help_overlay, pane, percent, title_bar, truncate};
+use super::quiz::widgets::{
+    centered, footer, help_overlay, monochrome, pane, percent, title_bar, truncate,
+};
 use crate::config::Config;
 use crate::learn::stats::{DayCount, MASTERY_STABILITY_DAYS, Stats};
 use crate::output::theme;
@@ -538,7 +540,8 @@ fn render_cards(app: &StatsApp<'_>, frame: &mut Frame, area: Rect) {
     if !show_recall {
         widths.remove(3);
     }
-    // Borders and padding, the other columns, and one space between columns.
+    // Borders and padding, the selection mark, the other columns, and one space
+    // between columns.
     let others: u16 = widths
         .iter()
         .map(|c| match c {
@@ -546,7 +549,7 @@ fn render_cards(app: &StatsApp<'_>, frame: &mut Frame, area: Rect) {
             _ => 0,
         })
         .sum();
-    let title_width = usize::from(area.width.saturating_sub(4 + others));
+    let title_width = usize::from(area.width.saturating_sub(4 + 2 + others));
     let rows: Vec<Row> = s
         .cards
         .iter()
@@ -590,7 +593,8 @@ fn render_cards(app: &StatsApp<'_>, frame: &mut Frame, area: Rect) {
         .header(header)
         .block(block.padding(Padding::horizontal(1)))
         .column_spacing(1)
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .highlight_symbol("› ");
     let mut state = TableState::default().with_selected(Some(app.selected));
     frame.render_stateful_widget(table, area, &mut state);
     let visible = usize::from(area.height.saturating_sub(3));
@@ -621,11 +625,17 @@ pub fn run_stats(
     if !std::io::stdin().is_terminal() {
         anyhow::bail!("the stats screen needs a terminal on stdin; use `swelearn stats --json`");
     }
+    let colour = config.color.value.enabled(true);
     let (mut terminal, _guard) = super::enter_terminal(config)?;
     let size = terminal.size()?;
     let mut app = StatsApp::new(stats, card_titles, (size.width, size.height));
     while !app.quit {
-        terminal.draw(|f| render(&app, f))?;
+        terminal.draw(|f| {
+            render(&app, f);
+            if !colour {
+                monochrome(f.buffer_mut());
+            }
+        })?;
         if let Some(action) = stats_action_for(&event::read()?, app.help) {
             app.update(action);
         }

@@ -69,11 +69,18 @@ pub fn run_quiz(config: &Config, session: QuizSession<'_>) -> anyhow::Result<Vec
         now: Moment::now(offset),
         elapsed: started.elapsed(),
     };
+    let colour = config.color.value.enabled(true);
+    let draw = |app: &QuizApp<'_>, f: &mut ratatui::Frame| {
+        view::render(app, f);
+        if !colour {
+            widgets::monochrome(f.buffer_mut());
+        }
+    };
     let (mut terminal, _guard) = super::enter_terminal(config)?;
     let size = terminal.size()?;
     let mut app = QuizApp::new(session, (size.width, size.height), Moment::now(offset));
     while !app.quit {
-        terminal.draw(|f| view::render(&app, f))?;
+        terminal.draw(|f| draw(&app, f))?;
         let event = if event::poll(TICK)? {
             Some(event::read()?)
         } else {
@@ -85,7 +92,7 @@ pub fn run_quiz(config: &Config, session: QuizSession<'_>) -> anyhow::Result<Vec
             next = app.update(action);
             if next.is_some() {
                 // Show the intermediate screen ("simulating…") before the follow-up.
-                terminal.draw(|f| view::render(&app, f))?;
+                terminal.draw(|f| draw(&app, f))?;
                 app.update(clock());
             }
         }

@@ -16,6 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Clear, Paragraph, Scrollbar, ScrollbarOrientation, ScrollbarState};
+use unicode_width::UnicodeWidthStr;
 
 /// Where the parts of the question screen go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +190,19 @@ fn render_question(app: &QuizApp<'_>, frame: &mut Frame) {
         let offset = selected.map_or(0, |(_, last)| (last + 1).saturating_sub(height));
         let shown: Vec<Line> = lines.into_iter().skip(offset).take(height).collect();
         frame.render_widget(Paragraph::new(Text::from(shown)), r.answer);
+        // The input is the first answer line; put the terminal cursor in it.
+        let label = match &app.input {
+            AnswerInput::Numeric(_) => "Answer",
+            AnswerInput::Predict(_) => "Estimate",
+            _ => "Your answer",
+        };
+        if let (Some(t), Phase::Question, false) = (app.input.text_input(), &app.phase, app.help) {
+            let before: String = t.text.chars().take(t.cursor).collect();
+            let x = usize::from(r.answer.x) + input_indent(label) + before.width();
+            let right = r.answer.x + r.answer.width.saturating_sub(1);
+            let x = u16::try_from(x).unwrap_or(u16::MAX).min(right);
+            frame.set_cursor_position((x, r.answer.y));
+        }
     }
 }
 
@@ -396,30 +410,26 @@ fn widget_lines(app: &QuizApp<'_>) -> (Vec<Line<'static>>, Option<(usize, usize)
 }
 
 /// `Label › text▌ unit` with the cursor shown in reverse video.
+/// `Label › text unit`; the terminal's own cursor marks the editing position (see
+/// [`render_question`]), which also shows without colours and attributes.
 fn input_line(label: &str, t: &TextInput, unit: &str) -> Line<'static> {
     let mut spans = vec![
         Span::styled(format!("{label} "), theme::dim()),
         Span::styled("› ", theme::accent()),
+        Span::styled(
+            t.text.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
     ];
-    let before: String = t.text.chars().take(t.cursor).collect();
-    let at: Option<char> = t.text.chars().nth(t.cursor);
-    let after: String = t.text.chars().skip(t.cursor + 1).collect();
-    let bold = Style::default().add_modifier(Modifier::BOLD);
-    spans.push(Span::styled(before, bold));
-    match at {
-        Some(c) => {
-            spans.push(Span::styled(
-                c.to_string(),
-                bold.add_modifier(Modifier::REVERSED),
-            ));
-            spans.push(Span::styled(after, bold));
-        }
-        None => spans.push(Span::styled("█", theme::accent())),
-    }
     if !unit.is_empty() {
         spans.push(Span::styled(format!(" {unit}"), theme::dim()));
     }
     Line::from(spans)
+}
+
+/// Columns before the text of an [`input_line`] labelled `label`.
+fn input_indent(label: &str) -> usize {
+    label.width() + 3
 }
 
 fn render_summary(s: &Summary, frame: &mut Frame) {

@@ -8,8 +8,9 @@ use crate::content::markdown::{self, Block, Inline};
 use crate::output::theme;
 use crate::tui::view::to_ratatui;
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block as Pane, BorderType, Borders, Clear, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
@@ -177,6 +178,21 @@ pub(crate) fn help_overlay(frame: &mut Frame, keys: &[(&str, &str)], note: &str)
     );
 }
 
+/// Removes every colour from a rendered buffer, turning dim grey text into the DIM
+/// attribute. For `NO_COLOR` or `--color never`: crossterm then writes no colour
+/// codes at all, so the bold, reversed and dim attributes that mark selections stay
+/// visible (with `NO_COLOR` set, crossterm turns each colour change into `ESC[;m`,
+/// which also resets the attributes).
+pub(crate) fn monochrome(buf: &mut Buffer) {
+    for cell in &mut buf.content {
+        if cell.fg == Color::DarkGray {
+            cell.modifier |= Modifier::DIM;
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+    }
+}
+
 /// `12:05` for a duration in whole seconds; hours when needed (`1:02:05`).
 pub(crate) fn clock(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
@@ -217,6 +233,17 @@ mod tests {
         assert_eq!(duration_words(252_000), "4 min 12 s");
         assert_eq!(duration_words(3_780_000), "1 h 3 min");
         assert_eq!(percent(0.714), "71 %");
+    }
+
+    #[test]
+    fn monochrome_keeps_attributes_and_dims_grey() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 2, 1));
+        buf[(0, 0)].set_style(crate::output::theme::accent());
+        buf[(1, 0)].set_style(crate::output::theme::dim());
+        monochrome(&mut buf);
+        assert_eq!(buf[(0, 0)].fg, Color::Reset);
+        assert!(buf[(0, 0)].modifier.contains(Modifier::BOLD));
+        assert!(buf[(1, 0)].modifier.contains(Modifier::DIM));
     }
 
     #[test]
