@@ -122,7 +122,11 @@ fn render_title(app: &QuizApp<'_>, frame: &mut Frame, area: Rect) {
             Style::default().add_modifier(Modifier::BOLD),
         ));
     }
-    let elapsed = clock(app.elapsed.as_secs());
+    // The summary shows the session's length; the clock stops there.
+    let elapsed = match &app.phase {
+        Phase::Summary(s) => clock(s.session.as_secs()),
+        _ => clock(app.elapsed.as_secs()),
+    };
     let mut right = if in_session {
         format!("{}/{} · {elapsed}", run.position(), run.len())
     } else {
