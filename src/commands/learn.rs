@@ -55,15 +55,25 @@ fn scheduler(ctx: &Ctx) -> anyhow::Result<Scheduler> {
     Ok(Scheduler::new(ctx.config.desired_retention.value)?)
 }
 
-/// Predict items need the simulation scenarios; until a scenario exists its items are
-/// left out of sessions.
-struct NoSimulations;
+/// Runs predict items' scenarios on the discrete-event engine (fixed seed, so an
+/// item's answer is the same for everyone).
+pub struct Simulations;
 
-impl PredictRunner for NoSimulations {
-    fn run(&self, scenario: &str, _: &[(String, String)], _: &str) -> Result<f64, String> {
-        Err(format!(
-            "scenario `{scenario}` is not available in this build"
-        ))
+/// The seed predict items run with.
+pub const PREDICT_SEED: u64 = 7;
+
+impl PredictRunner for Simulations {
+    fn run(
+        &self,
+        scenario: &str,
+        params: &[(String, String)],
+        metric: &str,
+    ) -> Result<f64, String> {
+        let report =
+            crate::sim::run_by_name(scenario, params, PREDICT_SEED).map_err(|e| e.to_string())?;
+        report
+            .metric_value(metric)
+            .ok_or_else(|| format!("the run did not define `{metric}`"))
     }
 }
 
@@ -75,6 +85,7 @@ fn askable_kinds() -> Vec<ItemKind> {
         ItemKind::Order,
         ItemKind::Numeric,
         ItemKind::Recall,
+        ItemKind::Predict,
     ]
 }
 
@@ -213,7 +224,7 @@ fn run_session(
         &mut run,
         store,
         &scheduler,
-        &NoSimulations,
+        &Simulations,
         &mut input,
         out,
         time_box,

@@ -3,6 +3,7 @@
 
 mod content;
 mod learn;
+mod simulate;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, FlagOverrides, ProcessEnv};
@@ -74,6 +75,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Practice(args)) => learn::practice(&ctx, &args, &mut out)?,
         Some(Command::Stats(args)) => learn::stats(&ctx, &args, &mut out)?,
         Some(Command::Progress(cmd)) => learn::progress(&ctx, &cmd, &mut out)?,
+        Some(Command::Simulate(cmd)) => simulate::simulate(&ctx, &cmd, &mut out)?,
         Some(Command::Config(args)) => config_command(&ctx, args.json, &mut out)?,
         Some(Command::Completions(args)) => {
             use clap::CommandFactory;

@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod keys;
+pub mod sim;
 pub mod view;
 
 use crate::config::Config;
@@ -37,6 +38,15 @@ impl Drop for TerminalGuard {
         if self.mouse {
             let _ = execute!(std::io::stdout(), DisableMouseCapture);
         }
+        ratatui::restore();
+    }
+}
+
+/// Restores the terminal when dropped (for screens without mouse capture).
+pub(crate) struct RestoreOnDrop;
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
         ratatui::restore();
     }
 }
