@@ -6,6 +6,7 @@
 //! - [`content`]: cards, the embedded catalog, markdown -> document model -> lines, lint
 //! - [`learn`]: quiz items and grading, FSRS scheduling, the SQLite progress store, stats
 //! - [`output`]: plain-text renderers (ANSI or bare) of documents and tables
+//! - [`sim`]: the deterministic discrete-event engine, scenarios and the `Report`
 //! - [`tui`]: the ratatui study reader (Elm-style: state, `Action`, update, view)
 //! - [`commands`]: one function per command, called by [`run`]
 
@@ -15,6 +16,7 @@ pub mod config;
 pub mod content;
 pub mod learn;
 pub mod output;
+pub mod sim;
 pub mod tui;
 
 use std::process::ExitCode;

@@ -5,6 +5,8 @@ use crate::config::ColorChoice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod simulate;
+
 const EXAMPLES: &str = "\
 Examples:
   swelearn                              open the study reader (TUI)
@@ -12,12 +14,17 @@ Examples:
   swelearn study short-polling --plain  print a card (also when piped)
   swelearn list --tag scaling           list cards with a tag
   swelearn search \"last-event-id\"       find cards mentioning a phrase
+  swelearn quiz short-polling           answer questions on a card
+  swelearn practice --minutes 10        review what is due, then new questions
+  swelearn stats                        progress, forecast and streak
+  swelearn simulate herd --jitter 30    a reconnect storm, played back
   swelearn content lint ~/my-cards      check your own cards
   swelearn config                       show the effective configuration";
 
 /// swelearn: offline interview preparation for real-time web systems.
 ///
-/// Study topic cards in a terminal reader, search them, and check your own cards.
+/// Study topic cards in a terminal reader, answer quizzes scheduled by spaced
+/// repetition, and track progress.
 /// Everything works offline: the cards are built into the binary.
 #[derive(Debug, Parser)]
 #[command(name = "swelearn", version, after_help = EXAMPLES, max_term_width = 100)]
@@ -68,6 +75,38 @@ Examples:
   swelearn search backoff jitter
   swelearn search \"Sec-WebSocket-Accept\" --json")]
     Search(SearchArgs),
+    /// Answer quiz questions on a card, a tag or everything; each answer is saved at once.
+    #[command(after_help = "\
+Questions due for review come first, then new ones, then the rest of the card.
+Answers are graded (choices, numbers within a tolerance, orders); recall questions
+ask you to rate yourself. Each answer schedules the next review (FSRS).
+
+Examples:
+  swelearn quiz websocket-protocol        quiz one card (TUI)
+  swelearn quiz --tag scaling --count 5   five questions from cards tagged scaling
+  swelearn quiz short-polling --plain     read answers from stdin, one per line
+  printf '2\n' | swelearn quiz short-polling --count 1 --plain")]
+    Quiz(QuizArgs),
+    /// A time-boxed practice session: due reviews first, then new questions.
+    #[command(after_help = "\
+Examples:
+  swelearn practice                       15 minutes, up to 10 new questions
+  swelearn practice --minutes 5 --new 3
+  swelearn practice --plain < answers.txt")]
+    Practice(PracticeArgs),
+    /// Progress: due counts, retention, streak, mastery per card, forecast, history.
+    #[command(after_help = "\
+Examples:
+  swelearn stats                 charts in the TUI (plain text when piped)
+  swelearn stats --json | jq .due_today
+  swelearn stats --rebuild       recompute every item's schedule from the review log")]
+    Stats(StatsArgs),
+    /// Move or reset progress: export, import (merge) and reset.
+    #[command(subcommand)]
+    Progress(ProgressCommand),
+    /// Run a failure-mode simulation (deterministic discrete-event model).
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
     /// Work with card files: check your own cards.
     #[command(subcommand)]
     Content(ContentCommand),
@@ -92,6 +131,80 @@ pub struct StudyArgs {
     /// Wrap printed output at N columns (default: the terminal width, or 80).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(20..=1000))]
     pub width: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuizArgs {
+    /// Quiz this card (see `swelearn list`); without it, every card.
+    #[arg(conflicts_with = "tag")]
+    pub id: Option<String>,
+    /// Quiz the cards with this tag.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// Number of questions.
+    #[arg(long, short = 'n', default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub count: u32,
+    /// Read answers from stdin (one per line) instead of the TUI; automatic when
+    /// stdin or stdout is not a terminal.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PracticeArgs {
+    /// Length of the session in minutes (questions stop when their expected time is used).
+    #[arg(long, short = 'm', default_value_t = 15, value_name = "M", value_parser = clap::value_parser!(u32).range(1..=240))]
+    pub minutes: u32,
+    /// Most new (never answered) questions to introduce.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub new: u32,
+    /// Read answers from stdin instead of the TUI (automatic when not a terminal).
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON.
+    #[arg(long, conflicts_with = "plain")]
+    pub json: bool,
+    /// Print text instead of the TUI charts (automatic when not a terminal).
+    #[arg(long)]
+    pub plain: bool,
+    /// Recompute every item's state from the append-only review log first.
+    #[arg(long)]
+    pub rebuild: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProgressCommand {
+    /// Write all progress (review log and read marks) to FILE as JSON (`-` for stdout).
+    #[command(after_help = "Example:\n  swelearn progress export ~/swelearn-progress.json")]
+    Export {
+        /// Where to write.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Merge progress exported on another machine (reviews already present are skipped).
+    #[command(after_help = "Example:\n  swelearn progress import ~/swelearn-progress.json")]
+    Import {
+        /// The export to read (`-` for stdin).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Delete progress (all, or one card's); asks for confirmation.
+    #[command(after_help = "\
+Examples:
+  swelearn progress reset --card short-polling
+  swelearn progress reset --yes            no question asked (for scripts)")]
+    Reset {
+        /// Only this card's answers and read mark.
+        #[arg(long, value_name = "ID")]
+        card: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! once, then calls the command; each writes to stdout and returns an exit code.
 
 mod content;
+mod learn;
+mod simulate;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, FlagOverrides, ProcessEnv};
@@ -69,6 +71,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Content(crate::cli::ContentCommand::Lint(args))) => {
             content::lint(&ctx, &args, &mut out)?
         }
+        Some(Command::Quiz(args)) => learn::quiz(&ctx, &args, &mut out)?,
+        Some(Command::Practice(args)) => learn::practice(&ctx, &args, &mut out)?,
+        Some(Command::Stats(args)) => learn::stats(&ctx, &args, &mut out)?,
+        Some(Command::Progress(cmd)) => learn::progress(&ctx, &cmd, &mut out)?,
+        Some(Command::Simulate(cmd)) => simulate::simulate(&ctx, &cmd, &mut out)?,
         Some(Command::Config(args)) => config_command(&ctx, args.json, &mut out)?,
         Some(Command::Completions(args)) => {
             use clap::CommandFactory;

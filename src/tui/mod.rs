@@ -7,8 +7,8 @@
 //! - [`view`]: pure rendering
 //!
 //! The other screens follow the same shape in their own modules: [`quiz`] (quiz and
-//! practice questions, feedback and the session summary) and [`stats`] (progress
-//! charts and per-card mastery).
+//! practice questions, feedback and the session summary), [`stats`] (progress
+//! charts and per-card mastery) and [`sim`] (simulation playback).
 //!
 //! [`run_study`], [`quiz::run_quiz`] and [`stats::run_stats`] own the terminal
 //! through [`enter_terminal`]: it is restored on every exit path (normal return,
@@ -17,6 +17,7 @@
 pub mod app;
 pub mod keys;
 pub mod quiz;
+pub mod sim;
 pub mod stats;
 pub mod view;
 
@@ -65,6 +66,15 @@ pub(crate) fn enter_terminal(
         execute!(std::io::stdout(), EnableMouseCapture)?;
     }
     Ok((terminal, guard))
+}
+
+/// Restores the terminal when dropped (for screens without mouse capture).
+pub(crate) struct RestoreOnDrop;
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
 }
 
 /// Runs the study reader until the user quits, optionally opening `open` first.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod content;
+mod learn;
 mod tui;
 mod tui_quiz;
 
@@ -19,6 +20,7 @@ pub fn fixture(rel: &str) -> PathBuf {
 /// A swelearn invocation with a clean, isolated environment.
 pub struct Run {
     cmd: Command,
+    input: Option<String>,
     _home: tempfile::TempDir,
     pub home: PathBuf,
 }
@@ -36,6 +38,7 @@ impl Run {
             .env("XDG_DATA_HOME", path.join("data"));
         Run {
             cmd,
+            input: None,
             _home: home,
             home: path,
         }
@@ -46,7 +49,26 @@ impl Run {
         self
     }
 
+    /// Feeds `input` on stdin.
+    pub fn stdin(mut self, input: &str) -> Run {
+        self.input = Some(input.to_string());
+        self
+    }
+
     pub fn output(mut self) -> Done {
+        if let Some(input) = self.input.take() {
+            use std::io::Write;
+            self.cmd
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = self.cmd.spawn().expect("spawn swelearn");
+            if let Some(mut stdin) = child.stdin.take() {
+                // The program may stop reading early; a closed pipe is fine.
+                let _ = stdin.write_all(input.as_bytes());
+            }
+            return Done(child.wait_with_output().expect("wait"));
+        }
         let out = self.cmd.output().expect("run swelearn");
         Done(out)
     }

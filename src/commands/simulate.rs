@@ -1,0 +1,23 @@
+//! `swelearn simulate SCENARIO`: plays the run back in the TUI on a terminal, or
+//! prints the plain summary / JSON and writes the CSV and SVG files.
+
+use super::Ctx;
+use crate::cli::simulate::{SimulateCommand, compute, run_simulate, wants_tui, write_files};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+pub fn simulate(ctx: &Ctx, cmd: &SimulateCommand, out: &mut dyn Write) -> anyhow::Result<ExitCode> {
+    let tui = wants_tui(cmd, ctx.stdout_is_tty) && std::io::stdin().is_terminal();
+    if !tui {
+        run_simulate(cmd, out, ctx.stdout_is_tty)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let SimulateCommand::Herd(args) = cmd;
+    let outcome = compute(cmd, true)?;
+    let notes = write_files(&args.run, &outcome)?;
+    crate::tui::sim::run_playback(outcome.runs())?;
+    for n in notes {
+        writeln!(out, "{n}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
