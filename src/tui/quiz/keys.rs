@@ -357,6 +357,33 @@ mod tests {
     }
 
     #[test]
+    fn the_wheel_scrolls_everywhere_but_the_summary() {
+        use ratatui::crossterm::event::MouseEvent;
+        let wheel = |kind| {
+            Event::Mouse(MouseEvent {
+                kind,
+                column: 0,
+                row: 0,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        let down = wheel(MouseEventKind::ScrollDown);
+        assert_eq!(
+            action_for(&down, KeyMode::Choice),
+            Some(QuizAction::Scroll(WHEEL_LINES))
+        );
+        assert_eq!(
+            action_for(&wheel(MouseEventKind::ScrollUp), KeyMode::Feedback),
+            Some(QuizAction::Scroll(-WHEEL_LINES))
+        );
+        assert_eq!(action_for(&down, KeyMode::Summary), None);
+        assert_eq!(
+            action_for(&Event::Resize(100, 30), KeyMode::Summary),
+            Some(QuizAction::Resize(100, 30))
+        );
+    }
+
+    #[test]
     fn order_moves_with_capitals_and_shift_arrows() {
         assert_eq!(
             action_for(
