@@ -15,7 +15,7 @@ pub fn simulate(ctx: &Ctx, cmd: &SimulateCommand, out: &mut dyn Write) -> anyhow
     let SimulateCommand::Herd(args) = cmd;
     let outcome = compute(cmd, true)?;
     let notes = write_files(&args.run, &outcome)?;
-    crate::tui::sim::run_playback(outcome.runs())?;
+    crate::tui::sim::run_playback(&ctx.config, outcome.runs())?;
     for n in notes {
         writeln!(out, "{n}")?;
     }

@@ -20,6 +20,7 @@ pub mod quiz;
 pub mod sim;
 pub mod stats;
 pub mod view;
+pub(crate) mod widgets;
 
 use crate::config::Config;
 use crate::content::Catalog;
@@ -68,15 +69,6 @@ pub(crate) fn enter_terminal(
     Ok((terminal, guard))
 }
 
-/// Restores the terminal when dropped (for screens without mouse capture).
-pub(crate) struct RestoreOnDrop;
-
-impl Drop for RestoreOnDrop {
-    fn drop(&mut self) {
-        ratatui::restore();
-    }
-}
-
 /// Runs the study reader until the user quits, optionally opening `open` first.
 pub fn run_study(
     config: &Config,
@@ -96,8 +88,14 @@ pub fn run_study(
     if let Some(id) = open {
         app.open_id(id);
     }
+    let color = config.color.value.enabled(true);
     while !app.quit {
-        terminal.draw(|f| view::render(&app, f))?;
+        terminal.draw(|f| {
+            view::render(&app, f);
+            if !color {
+                widgets::monochrome(f.buffer_mut());
+            }
+        })?;
         let ev = event::read()?;
         let mut next = keys::action_for(&ev, &app.overlay);
         while let Some(action) = next {

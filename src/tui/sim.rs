@@ -485,14 +485,22 @@ fn render_help(frame: &mut Frame) {
 }
 
 /// Plays the runs in the terminal until the user quits.
-pub fn run_playback(runs: Vec<(String, &Report)>) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init()?;
-    let _guard = super::RestoreOnDrop;
+pub fn run_playback(
+    config: &crate::config::Config,
+    runs: Vec<(String, &Report)>,
+) -> anyhow::Result<()> {
+    let (mut terminal, _guard) = super::enter_terminal(config)?;
+    let color = config.color.value.enabled(true);
     let mut app = SimApp::new(runs);
     let tick = Duration::from_secs(1) / TICKS_PER_SECOND;
     let mut next_tick = Instant::now() + tick;
     while !app.quit {
-        terminal.draw(|f| render(&app, f))?;
+        terminal.draw(|f| {
+            render(&app, f);
+            if !color {
+                super::widgets::monochrome(f.buffer_mut());
+            }
+        })?;
         let timeout = next_tick.saturating_duration_since(Instant::now());
         if event::poll(timeout)? {
             if let Some(a) = action_for(&event::read()?) {

@@ -8,7 +8,7 @@
 //! [`stats_action_for`] maps keys, [`render`] is pure, and [`run_stats`] owns the
 //! terminal (restored on every exit path, see [`super::enter_terminal`]).
 
-use super::quiz::widgets::{
+use super::widgets::{
     centered, footer, help_overlay, monochrome, pane, percent, title_bar, truncate,
 };
 use crate::config::Config;

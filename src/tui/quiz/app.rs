@@ -12,13 +12,13 @@
 
 use super::QuizSession;
 use super::view;
-use super::widgets::{hanging, markdown_lines};
 use crate::learn::grade::{AnswerError, Graded, Presented, Question, Response, format_approx};
 use crate::learn::quiz_run::{Feedback, RunError, describe_interval};
 use crate::learn::scheduler::Rating;
 use crate::learn::session::SessionSummary;
 use crate::learn::time::Moment;
 use crate::output::theme;
+use crate::tui::widgets::{hanging, markdown_lines};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use std::time::Duration;

@@ -5,7 +5,6 @@
 //!   [`QuizRun`], which grades and records every answer as it is given
 //! - [`keys`]: terminal events -> actions, per screen mode
 //! - [`view`]: pure rendering
-//! - `widgets`: rendering helpers shared with the stats screen
 //!
 //! [`run_quiz`] owns the terminal (restored on every exit path, see
 //! [`super::enter_terminal`]) and is the only place that reads the clock.
@@ -13,7 +12,6 @@
 pub mod app;
 pub mod keys;
 pub mod view;
-pub(crate) mod widgets;
 
 use crate::config::Config;
 use crate::learn::grade::Graded;
@@ -73,7 +71,7 @@ pub fn run_quiz(config: &Config, session: QuizSession<'_>) -> anyhow::Result<Vec
     let draw = |app: &QuizApp<'_>, f: &mut ratatui::Frame| {
         view::render(app, f);
         if !colour {
-            widgets::monochrome(f.buffer_mut());
+            crate::tui::widgets::monochrome(f.buffer_mut());
         }
     };
     let (mut terminal, _guard) = super::enter_terminal(config)?;

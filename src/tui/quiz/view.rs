@@ -6,11 +6,11 @@
 
 use super::app::{AnswerInput, EndReason, Phase, QuizApp, Summary, TextInput, rating_style};
 use super::keys::{self, KeyMode, RATE_KEYS};
-use super::widgets::{
-    centered, clock, duration_words, footer, hanging, help_overlay, pane, percent, title_bar,
-};
 use crate::learn::grade::Question;
 use crate::output::theme;
+use crate::tui::widgets::{
+    centered, clock, duration_words, footer, hanging, help_overlay, pane, percent, title_bar,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
