@@ -14,8 +14,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Block, BorderType, Borders, Cell, Chart, Clear, Dataset, Gauge, GraphType, Paragraph,
-    Row, Table,
+    Axis, Block, Cell, Chart, Dataset, Gauge, GraphType, Paragraph, Row, Table,
 };
 use std::time::{Duration, Instant};
 
@@ -248,14 +247,7 @@ pub fn render(app: &SimApp, frame: &mut Frame) {
 }
 
 fn block(title: String) -> Block<'static> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(theme::dim())
-        .title(Span::styled(
-            title,
-            Style::default().add_modifier(Modifier::BOLD),
-        ))
+    super::widgets::pane(title, false)
 }
 
 fn render_chart(app: &SimApp, frame: &mut Frame, area: Rect) {
@@ -462,26 +454,7 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
 }
 
 fn render_help(frame: &mut Frame) {
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<14} "), theme::accent()),
-                Span::raw(*v),
-            ])
-        })
-        .collect();
-    let area = frame.area();
-    let w = 64.min(area.width);
-    let h = (lines.len() as u16 + 2).min(area.height);
-    let rect = Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    };
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block(" Keys ".into())), rect);
+    super::widgets::help_overlay(frame, HELP, "");
 }
 
 /// Plays the runs in the terminal until the user quits.

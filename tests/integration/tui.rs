@@ -23,7 +23,7 @@ fn draw(app: &App, w: u16, h: u16) -> String {
 }
 
 /// The screen as text, trailing spaces trimmed.
-fn buffer_text(buf: &ratatui::buffer::Buffer, w: u16, h: u16) -> String {
+pub fn buffer_text(buf: &ratatui::buffer::Buffer, w: u16, h: u16) -> String {
     let mut out = String::new();
     for y in 0..h {
         let mut line = String::new();

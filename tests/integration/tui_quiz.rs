@@ -26,17 +26,7 @@ const T0: i64 = 1_773_576_000_000;
 fn draw_with(w: u16, h: u16, render: impl FnOnce(&mut ratatui::Frame)) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     terminal.draw(render).expect("draw");
-    let buf = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..h {
-        let mut line = String::new();
-        for x in 0..w {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::tui::buffer_text(terminal.backend().buffer(), w, h)
 }
 
 fn draw(app: &QuizApp<'_>) -> String {
