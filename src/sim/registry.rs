@@ -4,8 +4,10 @@
 //! The quiz linter checks predict items (`scenario: herd`, `metric:
 //! time_to_all_s`) against [`scenario_names`] and [`metric_names`]; the quiz and
 //! practice sessions run them with [`run_by_name`] and flag-style parameters
-//! (`clients=100000`, `jitter=0`, `backlog=unlimited`). New scenarios add one
-//! [`ScenarioInfo`] here and one arm in [`run_by_name`].
+//! (`clients=100000`, `jitter=0`, `backlog=unlimited`). A new scenario adds one
+//! [`ScenarioInfo`] to the table here, whose `run` and `check_param` are the
+//! generic [`runner::run_named`] and [`runner::check_named`] instantiated with its
+//! [`super::spec::ScenarioSpec`]; [`run_by_name`] dispatches through the table.
 
 use super::error::SimError;
 use super::report::Report;
@@ -23,6 +25,8 @@ pub struct ParamInfo {
     pub default: &'static str,
     /// What it means.
     pub help: &'static str,
+    /// Other accepted spellings (snake_case), e.g. `handshake` for `handshake_ms`.
+    pub aliases: &'static [&'static str],
 }
 
 /// One summary metric of a scenario.
@@ -36,8 +40,13 @@ pub struct MetricInfo {
     pub help: &'static str,
 }
 
+/// Runs a scenario from flag-style parameters and a seed.
+pub type RunFn = fn(&[(String, String)], u64) -> Result<Report, SimError>;
+/// Checks one flag-style parameter and its value (parsing only).
+pub type CheckParamFn = fn(&str, &str) -> Result<(), SimError>;
+
 /// A registered scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct ScenarioInfo {
     /// Registry name, as in `swelearn simulate NAME`.
     pub name: &'static str,
@@ -49,6 +58,10 @@ pub struct ScenarioInfo {
     pub metrics: &'static [MetricInfo],
     /// Its time series names, in report order.
     pub series: &'static [&'static str],
+    /// Runs it: [`runner::run_named`] for its spec.
+    pub run: RunFn,
+    /// Checks one parameter: [`runner::check_named`] for its spec.
+    pub check_param: CheckParamFn,
 }
 
 static SCENARIOS: &[ScenarioInfo] = &[ScenarioInfo {
@@ -57,6 +70,8 @@ static SCENARIOS: &[ScenarioInfo] = &[ScenarioInfo {
     params: herd::PARAMS,
     metrics: herd::METRICS,
     series: herd::SERIES,
+    run: runner::run_named::<herd::HerdConfig>,
+    check_param: runner::check_named::<herd::HerdConfig>,
 }];
 
 /// Every registered scenario.
@@ -92,19 +107,20 @@ pub fn run_by_name(
     params: &[(String, String)],
     seed: u64,
 ) -> Result<Report, SimError> {
-    match scenario_name {
-        herd::NAME => {
-            let mut cfg = herd::HerdConfig::default();
-            for (k, v) in params {
-                cfg.set(k, v)?;
-            }
-            runner::run_herd(&cfg, seed, &mut |_| {}).map(|(report, _)| report)
-        }
-        other => Err(SimError::UnknownScenario {
-            name: other.to_string(),
-            known: scenario_names().join(", "),
-        }),
-    }
+    (require(scenario_name)?.run)(params, seed)
+}
+
+/// Checks that `scenario_name` has a parameter `name` and that `value` parses
+/// for it (ranges that depend on other parameters are checked when it runs).
+pub fn check_param(scenario_name: &str, name: &str, value: &str) -> Result<(), SimError> {
+    (require(scenario_name)?.check_param)(name, value)
+}
+
+fn require(scenario_name: &str) -> Result<&'static ScenarioInfo, SimError> {
+    scenario(scenario_name).ok_or_else(|| SimError::UnknownScenario {
+        name: scenario_name.to_string(),
+        known: scenario_names().join(", "),
+    })
 }
 
 #[cfg(test)]
@@ -171,5 +187,38 @@ mod tests {
             run_by_name("herd", &bad, 1),
             Err(SimError::UnknownParameter { .. })
         ));
+    }
+
+    #[test]
+    fn check_param_parses_names_and_values() {
+        assert!(check_param("herd", "handshake-ms", "0.5").is_ok());
+        assert!(check_param("herd", "backlog", "unlimited").is_ok());
+        assert!(matches!(
+            check_param("herd", "backlog", "lots"),
+            Err(SimError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            check_param("herd", "colour", "red"),
+            Err(SimError::UnknownParameter { .. })
+        ));
+        assert!(matches!(
+            check_param("nope", "x", "1"),
+            Err(SimError::UnknownScenario { .. })
+        ));
+    }
+
+    #[test]
+    fn every_parameter_default_parses() {
+        for info in scenarios() {
+            // Every parameter's default parses.
+            for p in info.params {
+                assert!(
+                    check_param(info.name, p.name, p.default).is_ok(),
+                    "{}.{}",
+                    info.name,
+                    p.name
+                );
+            }
+        }
     }
 }
