@@ -30,6 +30,12 @@ use crate::sim::runner::{compare_spec, run_spec};
 use crate::sim::scenarios::herd::{BackoffPolicy, HerdConfig};
 use crate::sim::spec::ScenarioSpec;
 
+mod heartbeat;
+mod racer;
+
+pub use heartbeat::{DetectorArg, HeartbeatArgs, WireArg};
+pub use racer::RacerArgs;
+
 const HERD_ABOUT: &str = "\
 Thundering herd: a server restarts and every client reconnects at once.
 
@@ -79,6 +85,15 @@ pub enum SimulateCommand {
     /// Thundering herd: every client reconnects after a server restart.
     #[command(long_about = HERD_ABOUT, after_help = HERD_EXAMPLES)]
     Herd(HerdArgs),
+    /// Heartbeats: how long half-open connections linger, app pings vs TCP keepalive.
+    #[command(
+        long_about = heartbeat::HEARTBEAT_ABOUT,
+        after_help = heartbeat::HEARTBEAT_EXAMPLES
+    )]
+    Heartbeat(HeartbeatArgs),
+    /// The race: short polling, long polling, SSE and WebSocket on one feed.
+    #[command(long_about = racer::RACER_ABOUT, after_help = racer::RACER_EXAMPLES)]
+    Racer(RacerArgs),
 }
 
 /// Retry policy after a refused or timed-out attempt.
@@ -272,6 +287,8 @@ impl SimulateCommand {
     pub fn run_args(&self) -> &RunArgs {
         match self {
             SimulateCommand::Herd(a) => a.run_args(),
+            SimulateCommand::Heartbeat(a) => a.run_args(),
+            SimulateCommand::Racer(a) => a.run_args(),
         }
     }
 
@@ -280,6 +297,8 @@ impl SimulateCommand {
     pub fn compute(&self, is_tty: bool) -> Result<SimOutcome, SimError> {
         match self {
             SimulateCommand::Herd(a) => compute_args(a, is_tty),
+            SimulateCommand::Heartbeat(a) => compute_args(a, is_tty),
+            SimulateCommand::Racer(a) => compute_args(a, is_tty),
         }
     }
 }

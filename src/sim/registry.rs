@@ -13,6 +13,7 @@ use super::error::SimError;
 use super::report::Report;
 use super::runner;
 use super::scenarios::herd;
+use super::scenarios::{heartbeat, racer};
 
 /// One parameter of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +65,35 @@ pub struct ScenarioInfo {
     pub check_param: CheckParamFn,
 }
 
-static SCENARIOS: &[ScenarioInfo] = &[ScenarioInfo {
-    name: herd::NAME,
-    summary: "a server restarts and every client reconnects at once: accept queue, refusals, timeouts, backoff",
-    params: herd::PARAMS,
-    metrics: herd::METRICS,
-    series: herd::SERIES,
-    run: runner::run_named::<herd::HerdConfig>,
-    check_param: runner::check_named::<herd::HerdConfig>,
-}];
+static SCENARIOS: &[ScenarioInfo] = &[
+    ScenarioInfo {
+        name: herd::NAME,
+        summary: "a server restarts and every client reconnects at once: accept queue, refusals, timeouts, backoff",
+        params: herd::PARAMS,
+        metrics: herd::METRICS,
+        series: herd::SERIES,
+        run: runner::run_named::<herd::HerdConfig>,
+        check_param: runner::check_named::<herd::HerdConfig>,
+    },
+    ScenarioInfo {
+        name: heartbeat::NAME,
+        summary: "connections die silently (half-open): how long app pings vs TCP keepalive take to notice, and what they cost",
+        params: heartbeat::PARAMS,
+        metrics: heartbeat::METRICS,
+        series: heartbeat::SERIES,
+        run: runner::run_named::<heartbeat::HeartbeatConfig>,
+        check_param: runner::check_named::<heartbeat::HeartbeatConfig>,
+    },
+    ScenarioInfo {
+        name: racer::NAME,
+        summary: "short polling, long polling, SSE and WebSocket on the same feed: requests, bytes, latency, connections",
+        params: racer::PARAMS,
+        metrics: racer::METRICS,
+        series: racer::SERIES,
+        run: runner::run_named::<racer::RacerConfig>,
+        check_param: runner::check_named::<racer::RacerConfig>,
+    },
+];
 
 /// Every registered scenario.
 pub fn scenarios() -> &'static [ScenarioInfo] {
@@ -129,7 +150,7 @@ mod tests {
 
     #[test]
     fn registry_lists_the_herd_and_its_metrics() {
-        assert_eq!(scenario_names(), vec!["herd"]);
+        assert!(scenario_names().contains(&"herd"));
         let m = metric_names("herd").expect("herd is registered");
         for name in [
             "time_to_all_s",
@@ -220,5 +241,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn heartbeat_and_racer_are_registered_with_the_issue_metric_names() {
+        let hb = metric_names("heartbeat").expect("heartbeat is registered");
+        for name in [
+            "detection_delay_mean_s",
+            "detection_delay_max_s",
+            "dead_connection_seconds",
+            "heartbeat_bytes_per_s",
+        ] {
+            assert!(hb.contains(&name), "{name} missing");
+        }
+        let racer = metric_names("racer").expect("racer is registered");
+        assert_eq!(racer.len(), racer::METRICS.len());
+        for proto in ["short_poll", "long_poll", "sse", "websocket"] {
+            for suffix in [
+                "requests_per_s",
+                "bytes_per_s",
+                "empty_responses",
+                "latency_mean_ms",
+                "latency_p99_ms",
+                "open_connections",
+            ] {
+                let name = format!("{proto}_{suffix}");
+                assert!(has_metric("racer", &name), "{name} missing");
+            }
+        }
+        let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let r = run_by_name(
+            "heartbeat",
+            &[p("connections", "1000"), p("ping-interval", "20")],
+            7,
+        )
+        .expect("runs");
+        // Defaults k = 2, T = 10 s: delays in (30, 50] s.
+        let max = r.metric_value("detection_delay_max_s").expect("defined");
+        assert!(max > 30.0 && max <= 50.0, "{max}");
+        let r = run_by_name("racer", &[p("clients", "500"), p("interval", "10")], 7).expect("runs");
+        assert_eq!(r.metric_value("short_poll_requests_per_s"), Some(50.0));
+        assert!(check_param("racer", "hold", "30s").is_ok());
+        assert!(check_param("heartbeat", "detector", "tcp-keepalive").is_ok());
+        assert!(check_param("heartbeat", "detector", "psychic").is_err());
     }
 }

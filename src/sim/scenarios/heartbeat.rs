@@ -25,7 +25,9 @@
 //!   unanswered it re-probes every `keepalive_intvl` (75 s) and drops the
 //!   connection when `keepalive_probes` (9) probes in a row went unanswered, one
 //!   interval after the last: delay in `(9 x 75, 7200 + 9 x 75] = (675, 7875]` s.
-//! - `none`: nothing probes; a dead connection is held until the run ends.
+//! - `none`: nothing probes; a dead connection is held for ever. The run stops
+//!   at `duration`, and the totals that would grow without bound
+//!   (`dead_connection_seconds`, `mean_dead_held`) are undefined (`null`).
 //!
 //! Both detectors are the same machine: a first missed probe at most one period
 //! `P` after the death, then `k - 1` more probes `r` apart, then a final wait
@@ -64,6 +66,7 @@ use crate::sim::recorder::{LatencyId, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::scenario::{Finish, Scenario};
+use crate::sim::spec::{self, MemoryEstimate, ScenarioSpec, fmt_num, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -219,72 +222,84 @@ pub const PARAMS: &[ParamInfo] = &[
         unit: "connections",
         default: "100000",
         help: "idle connections open at t = 0",
+        aliases: &["clients", "conns"],
     },
     ParamInfo {
         name: "dead_fraction",
         unit: "fraction",
         default: "0.1",
         help: "fraction that die silently (half-open), at uniform random times over the duration",
+        aliases: &["dead", "fraction"],
     },
     ParamInfo {
         name: "duration",
         unit: "s",
         default: "3600",
         help: "window over which connections die and rates are measured",
+        aliases: &[],
     },
     ParamInfo {
         name: "detector",
         unit: "",
         default: "app",
         help: "app (ping/pong), tcp-keepalive (Linux SO_KEEPALIVE) or none",
+        aliases: &[],
     },
     ParamInfo {
         name: "ping_interval",
         unit: "s",
         default: "30",
         help: "app detector: seconds between pings (P)",
+        aliases: &["interval", "ping"],
     },
     ParamInfo {
         name: "missed",
         unit: "pings",
         default: "2",
         help: "app detector: consecutive missed pongs before closing (k)",
+        aliases: &["k", "misses", "missed_pongs"],
     },
     ParamInfo {
         name: "pong_timeout",
         unit: "s",
         default: "10",
         help: "app detector: how long a pong may take before its ping counts as missed (T)",
+        aliases: &["timeout"],
     },
     ParamInfo {
         name: "keepalive_time",
         unit: "s",
         default: "7200",
         help: "tcp-keepalive: idle time before the first probe (tcp_keepalive_time)",
+        aliases: &["keepidle"],
     },
     ParamInfo {
         name: "keepalive_intvl",
         unit: "s",
         default: "75",
         help: "tcp-keepalive: seconds between unanswered probes (tcp_keepalive_intvl)",
+        aliases: &["keepalive_interval", "keepintvl"],
     },
     ParamInfo {
         name: "keepalive_probes",
         unit: "probes",
         default: "9",
         help: "tcp-keepalive: unanswered probes before the kernel drops the connection",
+        aliases: &["keepcnt"],
     },
     ParamInfo {
         name: "payload",
         unit: "B",
         default: "0",
         help: "ping payload bytes, echoed in the pong (at most 125)",
+        aliases: &[],
     },
     ParamInfo {
         name: "wire",
         unit: "",
         default: "ws",
         help: "bytes counted: ws (WebSocket frames), tcp (+52 B TCP/IP per segment), tls (+22 B TLS record)",
+        aliases: &[],
     },
 ];
 
@@ -365,62 +380,19 @@ pub const METRICS: &[MetricInfo] = &[
 /// Names of the heartbeat's time series, in report order.
 pub const SERIES: &[&str] = &["dead_held", "died", "detected", "heartbeat_bytes_per_s"];
 
-/// Canonical parameter name for a user spelling (`--ping-interval`, `ping_interval`).
+/// Canonical parameter name for a user spelling (`--ping-interval`,
+/// `ping_interval`, an alias such as `interval`).
 pub fn canonical_param(name: &str) -> Option<&'static str> {
-    let n = name
-        .trim()
-        .trim_start_matches("--")
-        .to_ascii_lowercase()
-        .replace('-', "_");
-    let n = match n.as_str() {
-        "clients" | "conns" | "n" => "connections",
-        "interval" | "ping" | "p" => "ping_interval",
-        "k" | "misses" | "missed_pongs" => "missed",
-        "timeout" | "t" => "pong_timeout",
-        "keepalive_interval" => "keepalive_intvl",
-        "dead" | "fraction" => "dead_fraction",
-        other => other,
-    };
-    PARAMS.iter().map(|p| p.name).find(|p| *p == n)
+    spec::canonical_param(PARAMS, name)
 }
 
-fn known_params() -> String {
-    PARAMS
-        .iter()
-        .map(|p| p.name.replace('_', "-"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Parses a number with an optional unit suffix into seconds.
+/// Parses seconds with an optional unit suffix (`500ms`, `2s`, `1min`, `2h`).
 fn parse_secs(value: &str) -> Option<f64> {
     let v = value.trim().to_ascii_lowercase();
-    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = v.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = v.strip_suffix('h') {
-        (n, 3600.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (v.as_str(), 1.0)
-    };
-    num.trim().parse::<f64>().ok().map(|x| x * scale)
-}
-
-/// Parses a whole count (`100000`, `100_000`, `1e6`); negatives parse.
-fn parse_count(value: &str) -> Option<i128> {
-    let v = value.trim().replace(['_', ','], "");
-    if let Ok(n) = v.parse::<i128>() {
-        return Some(n);
+    match v.strip_suffix('h') {
+        Some(hours) => hours.trim().parse::<f64>().ok().map(|h| h * 3600.0),
+        None => parse_seconds(&v, 1.0),
     }
-    let f = v.parse::<f64>().ok()?;
-    (f.is_finite() && f.fract() == 0.0 && f.abs() < 1e30).then_some(f as i128)
-}
-
-fn fmt_num(x: f64) -> String {
-    format!("{x}")
 }
 
 /// The CLI flag of a canonical parameter name.
@@ -442,11 +414,7 @@ impl HeartbeatConfig {
     /// suffixes. Ranges are checked by [`HeartbeatConfig::validate`].
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
         let Some(param) = canonical_param(name) else {
-            return Err(SimError::UnknownParameter {
-                scenario: NAME,
-                name: name.to_string(),
-                known: known_params(),
-            });
+            return Err(spec::unknown_param(NAME, PARAMS, name));
         };
         let flag = flag_of(param);
         let bad = |expected: &'static str| SimError::InvalidValue {
@@ -457,6 +425,13 @@ impl HeartbeatConfig {
         const SECONDS: &str = "a number of seconds such as 30, 0.5, 500ms or 2h";
         let count = || -> Result<u64, SimError> {
             let n = parse_count(value).ok_or_else(|| bad("a whole number such as 100000"))?;
+            let at_least_one = matches!(param, "connections" | "missed" | "keepalive_probes");
+            if n <= 0 && at_least_one {
+                return Err(SimError::MustBePositive {
+                    param: flag,
+                    value: value.trim().to_string(),
+                });
+            }
             if n < 0 {
                 return Err(SimError::MustBeNonNegative {
                     param: flag,
@@ -729,26 +704,49 @@ impl HeartbeatParams {
     /// times the queue's worst measured buffer slack (3x).
     pub const BYTES_PER_DEAD: u64 = 48;
 
-    /// Estimated peak memory of a run, in bytes.
-    pub fn estimated_bytes(&self) -> u64 {
-        (16 << 20) + self.dead * Self::BYTES_PER_DEAD
+    /// Estimated peak memory of a run (per connection: the dead share of
+    /// [`Self::BYTES_PER_DEAD`]; live connections hold nothing).
+    pub fn memory(&self) -> MemoryEstimate {
+        let per = (u128::from(self.dead) * u128::from(Self::BYTES_PER_DEAD))
+            .div_ceil(u128::from(self.connections.max(1)));
+        MemoryEstimate::new(
+            "connections",
+            self.connections,
+            "connection",
+            u64::try_from(per).unwrap_or(u64::MAX),
+            16 << 20,
+        )
     }
 
     /// Refuses a run that would not fit in `available` bytes.
     pub fn check_memory(&self, available: Option<u64>) -> Result<(), SimError> {
-        let Some(available) = available else {
-            return Ok(());
-        };
-        let needed = self.estimated_bytes();
-        if needed > available {
-            return Err(SimError::TooMuchMemory {
-                clients: self.connections,
-                bytes_per_client: Self::BYTES_PER_DEAD,
-                needed_mib: needed.div_ceil(1 << 20),
-                available_mib: available >> 20,
-            });
-        }
-        Ok(())
+        self.memory().check(available)
+    }
+}
+
+impl ScenarioSpec for HeartbeatConfig {
+    type Model = Heartbeat;
+    const NAME: &'static str = NAME;
+    const PARAMS: &'static [ParamInfo] = PARAMS;
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
+        HeartbeatConfig::set(self, name, value)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        HeartbeatConfig::get(self, name)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        HeartbeatConfig::parameters(self)
+    }
+
+    fn memory(&self) -> Result<MemoryEstimate, SimError> {
+        Ok(HeartbeatConfig::validate(self)?.memory())
+    }
+
+    fn build(&self) -> Result<Heartbeat, SimError> {
+        Heartbeat::new(self.clone())
     }
 }
 
@@ -1056,8 +1054,9 @@ impl Scenario for Heartbeat {
             detected_any.then(|| secs(self.delay_max)),
             self.p.timing.map(|t| secs(t.lower_bound_ns())),
             self.p.timing.map(|t| secs(t.upper_bound_ns())),
-            Some(area_s),
-            Some(area_s / secs(end.max(1))),
+            // Without a detector a dead connection is held forever: no total.
+            self.p.timing.map(|_| area_s),
+            self.p.timing.map(|_| area_s / secs(end.max(1))),
             Some(self.peak_held as f64),
             Some(self.died as f64),
             Some(self.detected as f64),

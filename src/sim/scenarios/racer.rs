@@ -64,6 +64,7 @@ use crate::sim::recorder::{LatencyId, LatencySummary, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::scenario::{Finish, Scenario};
+use crate::sim::spec::{self, MemoryEstimate, ScenarioSpec, fmt_num, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_MILLI, NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -137,54 +138,63 @@ pub const PARAMS: &[ParamInfo] = &[
         unit: "clients",
         default: "10000",
         help: "clients following one feed; every event goes to every client",
+        aliases: &[],
     },
     ParamInfo {
         name: "event_rate",
         unit: "1/s",
         default: "0.1",
         help: "events published per second (uniform random times)",
+        aliases: &["rate", "events_per_s"],
     },
     ParamInfo {
         name: "duration",
         unit: "s",
         default: "600",
         help: "window in which events are published and rates are measured",
+        aliases: &[],
     },
     ParamInfo {
         name: "interval",
         unit: "s",
         default: "5",
         help: "short polling: seconds between a client's polls",
+        aliases: &["poll_interval"],
     },
     ParamInfo {
         name: "hold",
         unit: "s",
         default: "30",
         help: "long polling: how long the server holds a request without events",
+        aliases: &["hold_timeout", "timeout"],
     },
     ParamInfo {
         name: "rtt_ms",
         unit: "ms",
         default: "100",
         help: "network round trip; every delivery takes half of it",
+        aliases: &["rtt"],
     },
     ParamInfo {
         name: "event_bytes",
         unit: "B",
         default: "100",
         help: "payload bytes per event",
+        aliases: &["payload", "payload_bytes"],
     },
     ParamInfo {
         name: "request_bytes",
         unit: "B",
         default: "500",
         help: "HTTP request header bytes per poll (an estimate; cookies add more)",
+        aliases: &[],
     },
     ParamInfo {
         name: "response_bytes",
         unit: "B",
         default: "250",
         help: "HTTP response header bytes per poll response (an estimate)",
+        aliases: &[],
     },
 ];
 
@@ -194,43 +204,37 @@ macro_rules! per_protocol {
             MetricInfo {
                 name: concat!("short_poll_", $suffix),
                 unit: $unit,
-                help: concat!("short polling: ", $help),
+                help: $help,
             },
             MetricInfo {
                 name: concat!("long_poll_", $suffix),
                 unit: $unit,
-                help: concat!("long polling: ", $help),
+                help: $help,
             },
             MetricInfo {
                 name: concat!("sse_", $suffix),
                 unit: $unit,
-                help: concat!("SSE: ", $help),
+                help: $help,
             },
             MetricInfo {
                 name: concat!("websocket_", $suffix),
                 unit: $unit,
-                help: concat!("WebSocket: ", $help),
+                help: $help,
             },
         ]
     };
 }
 
 const REQUESTS: [MetricInfo; 4] = per_protocol!("requests_per_s", "1/s", "HTTP requests");
-const BYTES: [MetricInfo; 4] = per_protocol!("bytes_per_s", "B/s", "bytes, both ways");
-const OVERHEAD: [MetricInfo; 4] = per_protocol!(
-    "overhead_fraction",
-    "fraction",
-    "share of bytes that are headers/framing"
-);
+const BYTES: [MetricInfo; 4] = per_protocol!("bytes_per_s", "B/s", "bytes, both directions");
+const OVERHEAD: [MetricInfo; 4] =
+    per_protocol!("overhead_fraction", "fraction", "headers + framing share");
 const EMPTY: [MetricInfo; 4] =
     per_protocol!("empty_responses", "responses", "responses with no event");
-const LAT_MEAN: [MetricInfo; 4] = per_protocol!("latency_mean_ms", "ms", "event -> client, mean");
-const LAT_P99: [MetricInfo; 4] = per_protocol!("latency_p99_ms", "ms", "event -> client, 99th pct");
-const OPEN: [MetricInfo; 4] = per_protocol!(
-    "open_connections",
-    "connections",
-    "requests/streams open (avg)"
-);
+const LAT_MEAN: [MetricInfo; 4] = per_protocol!("latency_mean_ms", "ms", "publish -> client, mean");
+const LAT_P99: [MetricInfo; 4] = per_protocol!("latency_p99_ms", "ms", "publish -> client, p99");
+const OPEN: [MetricInfo; 4] =
+    per_protocol!("open_connections", "connections", "requests/streams open");
 const DELIVERED: [MetricInfo; 4] =
     per_protocol!("delivered", "messages", "event deliveries to clients");
 const SHARED: [MetricInfo; 2] = [
@@ -273,8 +277,8 @@ pub const METRICS: &[MetricInfo] = &ALL_METRICS;
 
 /// Names of the racer's time series, in report order.
 pub const SERIES: &[&str] = &[
-    "short_poll_requests_per_s",
     "long_poll_requests_per_s",
+    "short_poll_requests_per_s",
     "short_poll_bytes_per_s",
     "long_poll_bytes_per_s",
     "sse_bytes_per_s",
@@ -282,64 +286,19 @@ pub const SERIES: &[&str] = &[
     "events_per_s",
 ];
 
-/// Canonical parameter name for a user spelling (`--event-rate`, `event_rate`).
+/// Canonical parameter name for a user spelling (`--event-rate`, `event_rate`,
+/// an alias such as `rate`).
 pub fn canonical_param(name: &str) -> Option<&'static str> {
-    let n = name
-        .trim()
-        .trim_start_matches("--")
-        .to_ascii_lowercase()
-        .replace('-', "_");
-    let n = match n.as_str() {
-        "rate" | "events_per_s" => "event_rate",
-        "poll_interval" => "interval",
-        "hold_timeout" | "timeout" => "hold",
-        "rtt" => "rtt_ms",
-        "payload" | "payload_bytes" => "event_bytes",
-        other => other,
-    };
-    PARAMS.iter().map(|p| p.name).find(|p| *p == n)
+    spec::canonical_param(PARAMS, name)
 }
 
-fn known_params() -> String {
-    PARAMS
-        .iter()
-        .map(|p| p.name.replace('_', "-"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Parses a number with an optional unit suffix into seconds (`default_scale` is
-/// seconds per unit when no suffix is given).
-fn parse_time(value: &str, default_scale: f64) -> Option<f64> {
+/// Parses seconds with an optional unit suffix (`500ms`, `2s`, `1min`, `2h`).
+fn parse_secs(value: &str) -> Option<f64> {
     let v = value.trim().to_ascii_lowercase();
-    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = v.strip_suffix("us").or_else(|| v.strip_suffix("µs")) {
-        (n, 1e-6)
-    } else if let Some(n) = v.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = v.strip_suffix('h') {
-        (n, 3600.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (v.as_str(), default_scale)
-    };
-    num.trim().parse::<f64>().ok().map(|x| x * scale)
-}
-
-/// Parses a whole count (`100000`, `100_000`, `1e6`); negatives parse.
-fn parse_count(value: &str) -> Option<i128> {
-    let v = value.trim().replace(['_', ','], "");
-    if let Ok(n) = v.parse::<i128>() {
-        return Some(n);
+    match v.strip_suffix('h') {
+        Some(hours) => hours.trim().parse::<f64>().ok().map(|h| h * 3600.0),
+        None => parse_seconds(&v, 1.0),
     }
-    let f = v.parse::<f64>().ok()?;
-    (f.is_finite() && f.fract() == 0.0 && f.abs() < 1e30).then_some(f as i128)
-}
-
-fn fmt_num(x: f64) -> String {
-    format!("{x}")
 }
 
 fn flag_of(param: &'static str) -> &'static str {
@@ -384,11 +343,7 @@ impl RacerConfig {
     /// [`RacerConfig::validate`].
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
         let Some(param) = canonical_param(name) else {
-            return Err(SimError::UnknownParameter {
-                scenario: NAME,
-                name: name.to_string(),
-                known: known_params(),
-            });
+            return Err(spec::unknown_param(NAME, PARAMS, name));
         };
         let flag = flag_of(param);
         let bad = |expected: &'static str| SimError::InvalidValue {
@@ -399,6 +354,12 @@ impl RacerConfig {
         const SECONDS: &str = "a number of seconds such as 30, 0.5 or 500ms";
         let count = || -> Result<u64, SimError> {
             let n = parse_count(value).ok_or_else(|| bad("a whole number such as 10000"))?;
+            if n < 0 && param == "clients" {
+                return Err(SimError::MustBePositive {
+                    param: flag,
+                    value: value.trim().to_string(),
+                });
+            }
             if n < 0 {
                 return Err(SimError::MustBeNonNegative {
                     param: flag,
@@ -408,7 +369,15 @@ impl RacerConfig {
             Ok(u64::try_from(n).unwrap_or(u64::MAX))
         };
         match param {
-            "clients" => self.clients = count()?,
+            "clients" => {
+                self.clients = count()?;
+                if self.clients == 0 {
+                    return Err(SimError::MustBePositive {
+                        param: flag,
+                        value: value.trim().to_string(),
+                    });
+                }
+            }
             "event_rate" => {
                 let v = value.trim().to_ascii_lowercase();
                 let v = v.strip_suffix("/s").unwrap_or(&v);
@@ -417,11 +386,11 @@ impl RacerConfig {
                     .parse::<f64>()
                     .map_err(|_| bad("events per second such as 0.2 or 10"))?;
             }
-            "duration" => self.duration_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?,
-            "interval" => self.interval_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?,
-            "hold" => self.hold_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?,
+            "duration" => self.duration_s = parse_secs(value).ok_or_else(|| bad(SECONDS))?,
+            "interval" => self.interval_s = parse_secs(value).ok_or_else(|| bad(SECONDS))?,
+            "hold" => self.hold_s = parse_secs(value).ok_or_else(|| bad(SECONDS))?,
             "rtt_ms" => {
-                let s = parse_time(value, 1e-3)
+                let s = parse_seconds(value, 1e-3)
                     .ok_or_else(|| bad("a number of milliseconds such as 100"))?;
                 self.rtt_ms = s * 1e3;
             }
@@ -520,7 +489,9 @@ impl RacerConfig {
             }
         }
         let events_f = (self.event_rate * self.duration_s).round();
-        let max_rate = |max_events: u64| max_events as f64 / self.duration_s;
+        // Rounded down to three decimals, so the suggested rate is accepted.
+        let max_rate =
+            |max_events: u64| ((max_events as f64 / self.duration_s) * 1e3).floor() / 1e3;
         if events_f > MAX_EVENTS as f64 {
             return Err(too_large(
                 "event-rate",
@@ -540,7 +511,7 @@ impl RacerConfig {
                 "event-rate",
                 fmt_num(self.event_rate),
                 format!(
-                    "{} events/s with {} short-polling timer groups over {} s (groups x events <= {MAX_POLL_WORK}); use fewer events, clients or a shorter --interval",
+                    "{} events/s with {} short-polling timer groups over {} s (groups x events <= {MAX_POLL_WORK}); use fewer events or clients, or a shorter --interval",
                     fmt_num(max_rate(MAX_POLL_WORK / sp_groups)),
                     sp_groups,
                     fmt_num(self.duration_s)
@@ -605,26 +576,50 @@ pub struct RacerParams {
 }
 
 impl RacerParams {
-    /// Estimated peak memory: 8 bytes per event time, the groups, the recorder.
-    pub fn estimated_bytes(&self) -> u64 {
-        (16 << 20) + self.events * 8 + (self.sp_groups + self.lp_groups) * 64
+    /// Estimated peak memory: 8 bytes per event time, the timer groups and the
+    /// recorder; clients themselves hold nothing (they live in groups).
+    pub fn memory(&self) -> MemoryEstimate {
+        let total = (16u64 << 20)
+            .saturating_add(self.events.saturating_mul(8))
+            .saturating_add((self.sp_groups + self.lp_groups) * 64);
+        MemoryEstimate::new(
+            "clients",
+            self.clients,
+            "client",
+            total.div_ceil(self.clients.max(1)),
+            0,
+        )
     }
 
     /// Refuses a run that would not fit in `available` bytes.
     pub fn check_memory(&self, available: Option<u64>) -> Result<(), SimError> {
-        let Some(available) = available else {
-            return Ok(());
-        };
-        let needed = self.estimated_bytes();
-        if needed > available {
-            return Err(SimError::TooMuchMemory {
-                clients: self.clients,
-                bytes_per_client: 0,
-                needed_mib: needed.div_ceil(1 << 20),
-                available_mib: available >> 20,
-            });
-        }
-        Ok(())
+        self.memory().check(available)
+    }
+}
+
+impl ScenarioSpec for RacerConfig {
+    type Model = Racer;
+    const NAME: &'static str = NAME;
+    const PARAMS: &'static [ParamInfo] = PARAMS;
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
+        RacerConfig::set(self, name, value)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        RacerConfig::get(self, name)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        RacerConfig::parameters(self)
+    }
+
+    fn memory(&self) -> Result<MemoryEstimate, SimError> {
+        Ok(RacerConfig::validate(self)?.memory())
+    }
+
+    fn build(&self) -> Result<Racer, SimError> {
+        Racer::new(self.clone())
     }
 }
 
@@ -1042,17 +1037,17 @@ impl Scenario for Racer {
             rec.add_series(name, unit, label, SeriesKind::Rate)
         };
         let ids = Ids {
-            sp_req: rate(
-                rec,
-                "short_poll_requests_per_s",
-                "1/s",
-                "short-polling requests per second",
-            ),
             lp_req: rate(
                 rec,
                 "long_poll_requests_per_s",
                 "1/s",
                 "long-polling requests per second",
+            ),
+            sp_req: rate(
+                rec,
+                "short_poll_requests_per_s",
+                "1/s",
+                "short-polling requests per second",
             ),
             sp_bytes: rate(
                 rec,
