@@ -3,11 +3,15 @@
 //!
 //! The binary's CLI embeds [`SimulateCommand`] as a subcommand; when stdout is a
 //! terminal and [`wants_tui`] says so, the TUI plays the run back instead.
-//! Otherwise `run_simulate` validates the flags into a
-//! [`crate::sim::scenarios::herd::HerdConfig`], runs it through
-//! [`crate::sim::runner`] (with a progress bar on stderr for long runs), and
-//! renders the report with [`crate::output`]: a plain summary and chart, or JSON,
-//! plus CSV and SVG files when asked.
+//! Otherwise `run_simulate` turns the flags into the scenario's
+//! [`ScenarioSpec`] (e.g. [`crate::sim::scenarios::herd::HerdConfig`]), runs it
+//! through the generic [`crate::sim::runner`] (with a progress bar on stderr for
+//! long runs), and renders the report with [`crate::output`]: a plain summary and
+//! chart, or JSON, plus CSV and SVG files when asked.
+//!
+//! A new scenario adds a [`SimulateCommand`] variant whose args embed [`RunArgs`]
+//! with `#[command(flatten)]` and implement [`ScenarioArgs`], plus one arm in each
+//! of [`SimulateCommand::run_args`] and [`SimulateCommand::compute`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -22,8 +26,15 @@ use crate::output::svg::{comparison_svg, report_svg};
 use crate::output::text::{TextOptions, render_report};
 use crate::sim::engine::Progress;
 use crate::sim::error::SimError;
-use crate::sim::runner::{compare_herd, parse_compare, run_herd};
+use crate::sim::runner::{compare_spec, run_spec};
 use crate::sim::scenarios::herd::{BackoffPolicy, HerdConfig};
+use crate::sim::spec::ScenarioSpec;
+
+mod heartbeat;
+mod racer;
+
+pub use heartbeat::{DetectorArg, HeartbeatArgs, WireArg};
+pub use racer::RacerArgs;
 
 const HERD_ABOUT: &str = "\
 Thundering herd: a server restarts and every client reconnects at once.
@@ -74,6 +85,15 @@ pub enum SimulateCommand {
     /// Thundering herd: every client reconnects after a server restart.
     #[command(long_about = HERD_ABOUT, after_help = HERD_EXAMPLES)]
     Herd(HerdArgs),
+    /// Heartbeats: how long half-open connections linger, app pings vs TCP keepalive.
+    #[command(
+        long_about = heartbeat::HEARTBEAT_ABOUT,
+        after_help = heartbeat::HEARTBEAT_EXAMPLES
+    )]
+    Heartbeat(HeartbeatArgs),
+    /// The race: short polling, long polling, SSE and WebSocket on one feed.
+    #[command(long_about = racer::RACER_ABOUT, after_help = racer::RACER_EXAMPLES)]
+    Racer(RacerArgs),
 }
 
 /// Retry policy after a refused or timed-out attempt.
@@ -241,12 +261,54 @@ impl HerdArgs {
     }
 }
 
+impl ScenarioArgs for HerdArgs {
+    type Spec = HerdConfig;
+    fn run_args(&self) -> &RunArgs {
+        &self.run
+    }
+    fn to_spec(&self) -> Result<HerdConfig, SimError> {
+        self.to_config()
+    }
+}
+
+/// What every scenario's clap arguments provide: the shared flags and the
+/// scenario's configuration.
+pub trait ScenarioArgs {
+    /// The configuration the flags describe.
+    type Spec: ScenarioSpec;
+    /// The shared seed and output flags.
+    fn run_args(&self) -> &RunArgs;
+    /// The configuration (ranges are checked when it runs).
+    fn to_spec(&self) -> Result<Self::Spec, SimError>;
+}
+
+impl SimulateCommand {
+    /// The shared seed and output flags of whichever scenario was asked for.
+    pub fn run_args(&self) -> &RunArgs {
+        match self {
+            SimulateCommand::Herd(a) => a.run_args(),
+            SimulateCommand::Heartbeat(a) => a.run_args(),
+            SimulateCommand::Racer(a) => a.run_args(),
+        }
+    }
+
+    /// Validates the flags and runs the simulation (or every compared variant),
+    /// with a progress bar on stderr when `is_tty` and stderr is a terminal.
+    pub fn compute(&self, is_tty: bool) -> Result<SimOutcome, SimError> {
+        match self {
+            SimulateCommand::Herd(a) => compute_args(a, is_tty),
+            SimulateCommand::Heartbeat(a) => compute_args(a, is_tty),
+            SimulateCommand::Racer(a) => compute_args(a, is_tty),
+        }
+    }
+}
+
 /// Whether the caller should show the interactive playback view rather than
 /// call [`run_simulate`]: stdout is a terminal and no flag asked for plain or
 /// machine output.
 pub fn wants_tui(cmd: &SimulateCommand, stdout_is_tty: bool) -> bool {
-    let SimulateCommand::Herd(a) = cmd;
-    stdout_is_tty && !a.run.no_tui && !a.run.json
+    let run = cmd.run_args();
+    stdout_is_tty && !run.no_tui && !run.json
 }
 
 /// A progress bar on stderr that appears only once a run has taken a while.
@@ -321,17 +383,23 @@ impl SimOutcome {
     }
 }
 
-/// Validates the flags and runs the simulation (or every compared variant), with
-/// a progress bar on stderr when `is_tty` and stderr is a terminal.
-pub fn compute(cmd: &SimulateCommand, is_tty: bool) -> Result<SimOutcome, SimError> {
-    let SimulateCommand::Herd(args) = cmd;
-    let run = &args.run;
-    let cfg = args.to_config()?;
+/// Validates a scenario's flags and runs it (or every compared variant), with a
+/// progress bar on stderr when `is_tty` and stderr is a terminal.
+pub fn compute_args<A: ScenarioArgs>(args: &A, is_tty: bool) -> Result<SimOutcome, SimError> {
+    compute_spec(&args.to_spec()?, args.run_args(), is_tty)
+}
+
+/// Runs `cfg` (or every variant `run.compare` asks for) with the seed and
+/// wall-time choice of `run`.
+pub fn compute_spec<S: ScenarioSpec>(
+    cfg: &S,
+    run: &RunArgs,
+    is_tty: bool,
+) -> Result<SimOutcome, SimError> {
     cfg.validate()?;
     let mut bar = LazyBar::new(is_tty && std::io::stderr().is_terminal());
     let outcome = if let Some(spec) = &run.compare {
-        parse_compare(spec)?;
-        let mut cmp = compare_herd(&cfg, spec, run.seed, &mut |i, n, p| {
+        let mut cmp = compare_spec(cfg, spec, run.seed, &mut |i, n, p| {
             bar.update(&format!("variant {}/{n}", i + 1), p);
         })?;
         if run.no_wall_time {
@@ -341,7 +409,7 @@ pub fn compute(cmd: &SimulateCommand, is_tty: bool) -> Result<SimOutcome, SimErr
         }
         SimOutcome::Compare(cmp)
     } else {
-        let (mut report, _) = run_herd(&cfg, run.seed, &mut |p| bar.update("herd", p))?;
+        let (mut report, _) = run_spec(cfg, run.seed, &mut |p| bar.update(S::NAME, p))?;
         if run.no_wall_time {
             report.wall_time_s = None;
         }
@@ -382,13 +450,12 @@ pub fn run_simulate(
     out: &mut dyn Write,
     is_tty: bool,
 ) -> Result<(), SimError> {
-    let SimulateCommand::Herd(args) = cmd;
-    let run = &args.run;
+    let run = cmd.run_args();
     let text_opts = TextOptions {
         width: 80,
         ascii: run.ascii,
     };
-    let outcome = compute(cmd, is_tty)?;
+    let outcome = cmd.compute(is_tty)?;
     let notes = write_files(run, &outcome)?;
     match (&outcome, run.json) {
         (SimOutcome::Single(r), true) => out.write_all(report_json(r)?.as_bytes())?,
@@ -462,7 +529,11 @@ mod tests {
 
     #[test]
     fn defaults_match_the_issue() {
-        let SimulateCommand::Herd(a) = parse(&["herd"]);
+        #[allow(unreachable_patterns)]
+        let a = match parse(&["herd"]) {
+            SimulateCommand::Herd(a) => a,
+            other => panic!("herd parsed as {other:?}"),
+        };
         let cfg = a.to_config().expect("valid");
         assert_eq!(cfg, HerdConfig::default());
         assert_eq!(a.run.seed, 7);

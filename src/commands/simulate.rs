@@ -2,7 +2,7 @@
 //! prints the plain summary / JSON and writes the CSV and SVG files.
 
 use super::Ctx;
-use crate::cli::simulate::{SimulateCommand, compute, run_simulate, wants_tui, write_files};
+use crate::cli::simulate::{SimulateCommand, run_simulate, wants_tui, write_files};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -12,9 +12,8 @@ pub fn simulate(ctx: &Ctx, cmd: &SimulateCommand, out: &mut dyn Write) -> anyhow
         run_simulate(cmd, out, ctx.stdout_is_tty)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let SimulateCommand::Herd(args) = cmd;
-    let outcome = compute(cmd, true)?;
-    let notes = write_files(&args.run, &outcome)?;
+    let outcome = cmd.compute(true)?;
+    let notes = write_files(cmd.run_args(), &outcome)?;
     crate::tui::sim::run_playback(&ctx.config, outcome.runs())?;
     for n in notes {
         writeln!(out, "{n}")?;

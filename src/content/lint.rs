@@ -7,7 +7,7 @@
 use super::card::Problem;
 use super::catalog::{Catalog, ContentError, ContentFile};
 use crate::learn::quiz::{QuizBank, QuizProblem, check_unique_ids};
-use crate::sim::registry;
+use crate::sim::{SimError, registry};
 use std::path::PathBuf;
 
 /// What a lint run found.
@@ -71,19 +71,14 @@ impl crate::learn::quiz::SimCatalog for Scenarios {
             .map(String::from)
             .collect()
     }
-    fn check_param(&self, scenario: &str, name: &str, _value: &str) -> Result<(), String> {
-        let Some(info) = registry::scenario(scenario) else {
-            return Ok(());
-        };
-        let canonical = name.trim().trim_start_matches("--").replace('-', "_");
-        if info.params.iter().any(|p| p.name == canonical) {
-            Ok(())
-        } else {
-            let known: Vec<&str> = info.params.iter().map(|p| p.name).collect();
-            Err(format!(
-                "unknown parameter `{name}` (known: {})",
-                known.join(", ")
-            ))
+    fn check_param(&self, scenario: &str, name: &str, value: &str) -> Result<(), String> {
+        match registry::check_param(scenario, name, value) {
+            // An unknown scenario is reported once, by `has_scenario`.
+            Err(SimError::UnknownScenario { .. }) | Ok(()) => Ok(()),
+            Err(SimError::UnknownParameter { known, .. }) => {
+                Err(format!("unknown parameter `{name}` (known: {known})"))
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 }

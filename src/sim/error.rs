@@ -92,17 +92,45 @@ pub enum SimError {
 
     /// The run would need more memory than the machine has available.
     #[error(
-        "--clients {clients} would need about {needed_mib} MiB ({bytes_per_client} bytes per client) but only {available_mib} MiB of memory is available; use fewer clients"
+        "--{flag} {count} would need about {needed_mib} MiB ({bytes_per} bytes per {per}) but only {available_mib} MiB of memory is available; use fewer {per}s"
     )]
     TooMuchMemory {
-        /// Requested clients.
-        clients: u64,
-        /// Estimated bytes per client.
-        bytes_per_client: u64,
+        /// The flag that drives memory, e.g. `clients`.
+        flag: &'static str,
+        /// Its value.
+        count: u64,
+        /// One unit of it, singular, e.g. `client`.
+        per: &'static str,
+        /// Estimated bytes per unit.
+        bytes_per: u64,
         /// Estimated total in MiB.
         needed_mib: u64,
         /// Available memory in MiB.
         available_mib: u64,
+    },
+
+    /// A value that must come after another one.
+    #[error("--{param} {value} must be greater than --{other} {other_value}")]
+    MustExceed {
+        /// The parameter.
+        param: &'static str,
+        /// Its value, with unit.
+        value: String,
+        /// The parameter it must exceed.
+        other: &'static str,
+        /// That parameter's value, with unit.
+        other_value: String,
+    },
+
+    /// A value below what the model supports.
+    #[error("--{param} {value} is too small; {why}")]
+    TooSmall {
+        /// The parameter.
+        param: &'static str,
+        /// What was given.
+        value: String,
+        /// What would be accepted and why.
+        why: String,
     },
 
     /// A malformed `--compare` specification.

@@ -7,10 +7,13 @@
 //! - [`engine`] - clock + queue + RNG + recorder, and the `Simulation` `step()`/`run()` driver;
 //! - [`recorder`] - fixed-interval series, latency histograms, counters;
 //! - [`scenario`] - the `Scenario` trait every model implements;
+//! - [`spec`] - the `ScenarioSpec` trait every model's configuration implements
+//!   (set/get by name, validation, memory estimate, build), shared value parsing;
 //! - [`scenarios`] - the models (`herd`);
 //! - [`report`] - the `Report` every output and view consumes (model or live backend);
 //! - [`registry`] - scenario names, parameters, metric names, `run_by_name`;
-//! - [`runner`] - validation against the machine, wall-time measurement, `--compare`;
+//! - [`runner`] - generic over `ScenarioSpec`: validation against the machine,
+//!   wall-time measurement, `--compare`;
 //! - [`error`] - `SimError`.
 //!
 //! Data flows one way: a scenario runs on the engine, the recorder collects, the
@@ -26,6 +29,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod scenarios;
+pub mod spec;
 pub mod time;
 
 pub use error::SimError;

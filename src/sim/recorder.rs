@@ -106,6 +106,19 @@ impl LatencyHistogram {
         self.max_ns = self.max_ns.max(ns);
     }
 
+    /// Adds `n` samples of the same value (a group of clients that all saw it).
+    #[inline]
+    pub fn record_n(&mut self, d: SimDuration, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let ns = d.as_nanos();
+        self.hist.saturating_record_n(ns.max(1), n);
+        self.sum_ns += u128::from(ns) * u128::from(n);
+        self.count += n;
+        self.max_ns = self.max_ns.max(ns);
+    }
+
     /// The summary, or `None` when nothing was recorded.
     pub fn summary(&self) -> Option<LatencySummary> {
         if self.count == 0 {
@@ -264,6 +277,12 @@ impl Recorder {
     #[inline]
     pub fn latency(&mut self, id: LatencyId, d: SimDuration) {
         self.latencies[id.0].1.record(d);
+    }
+
+    /// Records `n` samples of the same latency (e.g. every client of a group).
+    #[inline]
+    pub fn latency_n(&mut self, id: LatencyId, d: SimDuration, n: u64) {
+        self.latencies[id.0].1.record_n(d, n);
     }
 
     /// The summary of a latency histogram so far.

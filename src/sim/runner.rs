@@ -12,8 +12,10 @@ use std::time::Instant;
 use super::engine::{Progress, RunOutcome, Simulation};
 use super::error::SimError;
 use super::recorder::DEFAULT_MAX_POINTS;
+use super::registry::ParamInfo;
 use super::report::{Comparison, Report};
-use super::scenarios::herd::{self, Herd, HerdConfig};
+use super::scenarios::herd::HerdConfig;
+use super::spec::{self, ScenarioSpec};
 
 /// Most variants one `--compare` may run.
 pub const MAX_VARIANTS: usize = 8;
@@ -26,50 +28,82 @@ pub fn available_memory_bytes() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// Validates `cfg`, refuses runs that would not fit in memory, runs the herd and
+/// Validates `spec`, refuses runs that would not fit in memory, runs the scenario
+/// and returns its report (with wall time) and the raw outcome.
+pub fn run_spec<S: ScenarioSpec>(
+    spec: &S,
+    seed: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Report, RunOutcome), SimError> {
+    let (outcome, wall) = run_spec_outcome(spec, seed, progress)?;
+    let mut report = Report::from_outcome(&outcome);
+    report.wall_time_s = Some(wall);
+    Ok((report, outcome))
+}
+
+/// Like [`run_spec`] but returns the outcome and wall seconds only.
+pub fn run_spec_outcome<S: ScenarioSpec>(
+    spec: &S,
+    seed: u64,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(RunOutcome, f64), SimError> {
+    spec.memory()?.check(available_memory_bytes())?;
+    let model = spec.build()?;
+    let started = Instant::now();
+    let outcome = Simulation::new(model, seed).run_with_progress(progress);
+    Ok((outcome, started.elapsed().as_secs_f64()))
+}
+
+/// Runs scenario `S` from its defaults and flag-style parameters (the registry's
+/// `run` for every scenario).
+pub fn run_named<S: ScenarioSpec>(
+    params: &[(String, String)],
+    seed: u64,
+) -> Result<Report, SimError> {
+    let mut cfg = S::default();
+    for (k, v) in params {
+        cfg.set(k, v)?;
+    }
+    run_spec(&cfg, seed, &mut |_| {}).map(|(report, _)| report)
+}
+
+/// Checks that `S` has parameter `name` and that `value` parses for it (the
+/// registry's `check_param` for every scenario).
+pub fn check_named<S: ScenarioSpec>(name: &str, value: &str) -> Result<(), SimError> {
+    S::default().set(name, value)
+}
+
+/// Validates the herd, refuses runs that would not fit in memory, runs it and
 /// returns its report (with wall time) and the raw outcome.
 pub fn run_herd(
     cfg: &HerdConfig,
     seed: u64,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<(Report, RunOutcome), SimError> {
-    let (outcome, wall) = run_herd_outcome(cfg, seed, progress)?;
-    let mut report = Report::from_outcome(&outcome);
-    report.wall_time_s = Some(wall);
-    Ok((report, outcome))
+    run_spec(cfg, seed, progress)
 }
 
-/// Like [`run_herd`] but returns the outcome and wall seconds only.
-pub fn run_herd_outcome(
-    cfg: &HerdConfig,
-    seed: u64,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<(RunOutcome, f64), SimError> {
-    let herd = Herd::new(cfg.clone())?;
-    herd.params().check_memory(available_memory_bytes())?;
-    let started = Instant::now();
-    let outcome = Simulation::new(herd, seed).run_with_progress(progress);
-    Ok((outcome, started.elapsed().as_secs_f64()))
-}
-
-/// Parses `PARAM=V1,V2[,V3...]` into the canonical parameter name and values.
-pub fn parse_compare(spec: &str) -> Result<(&'static str, Vec<String>), SimError> {
+/// Parses `PARAM=V1,V2[,V3...]` into the canonical parameter name (from the
+/// scenario's parameter table `params`, names or aliases) and the values.
+pub fn parse_compare(
+    spec: &str,
+    params: &'static [ParamInfo],
+) -> Result<(&'static str, Vec<String>), SimError> {
     let bad = |reason: &str| SimError::BadCompare {
         spec: spec.to_string(),
         reason: reason.to_string(),
     };
-    let (name, values) = spec
-        .split_once('=')
-        .ok_or_else(|| bad("expected PARAM=V1,V2, e.g. jitter=0,30"))?;
-    let param = herd::canonical_param(name).ok_or_else(|| {
+    let (name, values) = spec.split_once('=').ok_or_else(|| {
+        bad(&format!(
+            "expected PARAM=V1,V2 with PARAM one of: {}",
+            spec::known_params(params)
+        ))
+    })?;
+    let param = spec::canonical_param(params, name).ok_or_else(|| {
         bad(&format!(
             "unknown parameter {:?}; known: {}",
             name.trim(),
-            herd::PARAMS
-                .iter()
-                .map(|p| p.name.replace('_', "-"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            spec::known_params(params)
         ))
     })?;
     let values: Vec<String> = values
@@ -86,31 +120,30 @@ pub fn parse_compare(spec: &str) -> Result<(&'static str, Vec<String>), SimError
     Ok((param, values))
 }
 
-/// Runs one herd per value of `param` (everything else from `base`, same seed)
-/// and returns them with a common series interval. Every variant is validated
-/// before the first one runs.
-pub fn compare_herd(
-    base: &HerdConfig,
-    spec: &str,
+/// Runs one variant per value of the compared parameter (everything else from
+/// `base`, same seed) and returns them with a common series interval. Every
+/// variant is validated (and its memory checked) before the first one runs.
+pub fn compare_spec<S: ScenarioSpec>(
+    base: &S,
+    compare: &str,
     seed: u64,
     progress: &mut dyn FnMut(usize, usize, Progress),
 ) -> Result<Comparison, SimError> {
-    let (param, values) = parse_compare(spec)?;
+    let (param, values) = parse_compare(compare, S::PARAMS)?;
     let mut configs = Vec::with_capacity(values.len());
     for v in &values {
         let mut cfg = base.clone();
         cfg.set(param, v).map_err(|e| SimError::BadCompare {
-            spec: spec.to_string(),
+            spec: compare.to_string(),
             reason: e.to_string(),
         })?;
-        let p = cfg.validate()?;
-        p.check_memory(available_memory_bytes())?;
+        cfg.memory()?.check(available_memory_bytes())?;
         configs.push(cfg);
     }
     let n = configs.len();
     let mut runs = Vec::with_capacity(n);
     for (i, cfg) in configs.iter().enumerate() {
-        runs.push(run_herd_outcome(cfg, seed, &mut |p| progress(i, n, p))?);
+        runs.push(run_spec_outcome(cfg, seed, &mut |p| progress(i, n, p))?);
     }
     let max_end = runs.iter().map(|(o, _)| o.end).max().unwrap_or_default();
     let interval = runs
@@ -137,14 +170,29 @@ pub fn compare_herd(
     })
 }
 
+/// [`compare_spec`] for the herd.
+pub fn compare_herd(
+    base: &HerdConfig,
+    compare: &str,
+    seed: u64,
+    progress: &mut dyn FnMut(usize, usize, Progress),
+) -> Result<Comparison, SimError> {
+    compare_spec(base, compare, seed, progress)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use crate::sim::scenarios::herd;
+
     #[test]
     fn compare_specs_parse_and_reject_nonsense() {
+        let parse_compare = |s| parse_compare(s, herd::PARAMS);
         let (p, v) = parse_compare("jitter=0,30").expect("valid");
         assert_eq!((p, v), ("jitter", vec!["0".to_string(), "30".to_string()]));
+        let (p, _) = parse_compare("handshake=0.5,1").expect("valid");
+        assert_eq!(p, "handshake_ms");
         let (p, _) = parse_compare("handshake-ms=0.5,1").expect("valid");
         assert_eq!(p, "handshake_ms");
         for bad in [

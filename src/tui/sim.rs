@@ -95,6 +95,12 @@ impl<'a> SimApp<'a> {
         self.runs.first().map_or(0, |(_, r)| r.series.len())
     }
 
+    /// When the longest run ended, in seconds (compared runs can end apart,
+    /// e.g. a slow detector's run outlasts a fast one's).
+    pub fn end_s(&self) -> f64 {
+        self.runs.iter().map(|(_, r)| r.end_s).fold(0.0, f64::max)
+    }
+
     /// Virtual time at the cursor, in seconds.
     pub fn time_s(&self) -> f64 {
         let interval = self.runs.first().map_or(0.0, |(_, r)| r.series_interval_s);
@@ -204,8 +210,8 @@ pub fn render(app: &SimApp, frame: &mut Frame) {
     );
     let right = format!(
         "t = {:.1} s / {:.1} s · {state} · ×{} ",
-        app.time_s().min(first.end_s),
-        first.end_s,
+        app.time_s().min(app.end_s()),
+        app.end_s(),
         1u64 << app.speed.clamp(0, 20)
     );
     let room = usize::from(top.width).saturating_sub(right.chars().count() + 1);
@@ -394,7 +400,7 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
     let done = app.cursor >= app.points();
     let mut header = vec![Cell::from(format!(
         "at t = {:.1} s",
-        app.time_s().min(first.end_s)
+        app.time_s().min(app.end_s())
     ))];
     header.extend(app.runs.iter().enumerate().map(|(i, (label, _))| {
         Cell::from(Span::styled(

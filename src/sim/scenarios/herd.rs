@@ -55,6 +55,9 @@ use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::rng::SimRng;
 use crate::sim::scenario::{Finish, Scenario};
+use crate::sim::spec::{
+    self, MemoryEstimate, ScenarioSpec, fmt_num, is_unlimited, parse_count, parse_seconds,
+};
 use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -162,60 +165,70 @@ pub const PARAMS: &[ParamInfo] = &[
         unit: "clients",
         default: "100000",
         help: "clients that lose their connection at t = 0 and reconnect",
+        aliases: &[],
     },
     ParamInfo {
         name: "jitter",
         unit: "s",
         default: "0",
         help: "first attempts are spread uniformly over [0, jitter] seconds (0 = all at once)",
+        aliases: &[],
     },
     ParamInfo {
         name: "workers",
         unit: "workers",
         default: "2",
         help: "handshake workers on the server",
+        aliases: &[],
     },
     ParamInfo {
         name: "handshake_ms",
         unit: "ms",
         default: "0.5",
         help: "worker time per handshake",
+        aliases: &["handshake"],
     },
     ParamInfo {
         name: "backlog",
         unit: "entries",
         default: "4096",
         help: "accept-queue size (waiting attempts), or unlimited",
+        aliases: &[],
     },
     ParamInfo {
         name: "backoff",
         unit: "",
         default: "full-jitter",
         help: "retry policy: none, exponential, full-jitter or decorrelated",
+        aliases: &[],
     },
     ParamInfo {
         name: "backoff_base",
         unit: "s",
         default: "1",
         help: "backoff base (and the fixed sleep of --backoff none)",
+        aliases: &["base"],
     },
     ParamInfo {
         name: "backoff_cap",
         unit: "s",
         default: "30",
         help: "longest backoff sleep",
+        aliases: &["cap"],
     },
     ParamInfo {
         name: "timeout",
         unit: "s",
         default: "10",
         help: "longest wait in the accept queue before the client gives up and retries, or none",
+        aliases: &[],
     },
     ParamInfo {
         name: "horizon",
         unit: "s",
         default: "600",
         help: "virtual time at which the run stops",
+        aliases: &[],
     },
 ];
 
@@ -323,69 +336,10 @@ pub const SERIES: &[&str] = &[
     "timeouts_per_s",
 ];
 
-/// Canonical parameter name for a user spelling (`--handshake-ms`, `handshake_ms`).
+/// Canonical parameter name for a user spelling (`--handshake-ms`, `handshake_ms`,
+/// `handshake`).
 pub fn canonical_param(name: &str) -> Option<&'static str> {
-    let n = name
-        .trim()
-        .trim_start_matches("--")
-        .to_ascii_lowercase()
-        .replace('-', "_");
-    let n = match n.as_str() {
-        "handshake" => "handshake_ms",
-        "base" => "backoff_base",
-        "cap" => "backoff_cap",
-        other => other,
-    };
-    PARAMS.iter().map(|p| p.name).find(|p| *p == n)
-}
-
-fn known_params() -> String {
-    PARAMS
-        .iter()
-        .map(|p| p.name.replace('_', "-"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Parses a number with an optional unit suffix into seconds (`default_scale` is
-/// seconds per unit when no suffix is given: 1 for seconds, 0.001 for ms).
-fn parse_time(value: &str, default_scale: f64) -> Option<f64> {
-    let v = value.trim().to_ascii_lowercase();
-    let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = v.strip_suffix("us").or_else(|| v.strip_suffix("µs")) {
-        (n, 1e-6)
-    } else if let Some(n) = v.strip_suffix("min") {
-        (n, 60.0)
-    } else if let Some(n) = v.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (v.as_str(), default_scale)
-    };
-    num.trim().parse::<f64>().ok().map(|x| x * scale)
-}
-
-/// Parses a whole count: `100000`, `100_000`, `1e6`; negative numbers parse (and
-/// fail validation later with a clearer message).
-fn parse_count(value: &str) -> Option<i128> {
-    let v = value.trim().replace(['_', ','], "");
-    if let Ok(n) = v.parse::<i128>() {
-        return Some(n);
-    }
-    let f = v.parse::<f64>().ok()?;
-    (f.is_finite() && f.fract() == 0.0 && f.abs() < 1e30).then_some(f as i128)
-}
-
-fn is_unlimited(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "unlimited" | "none" | "inf" | "infinite" | "off" | "never"
-    )
-}
-
-/// Formats seconds the way a user would type them (`30`, `0.5`).
-fn fmt_num(x: f64) -> String {
-    format!("{x}")
+    spec::canonical_param(PARAMS, name)
 }
 
 impl HerdConfig {
@@ -395,11 +349,7 @@ impl HerdConfig {
     /// [`HerdConfig::validate`].
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
         let Some(param) = canonical_param(name) else {
-            return Err(SimError::UnknownParameter {
-                scenario: NAME,
-                name: name.to_string(),
-                known: known_params(),
-            });
+            return Err(spec::unknown_param(NAME, PARAMS, name));
         };
         let flag: &'static str = match param {
             "handshake_ms" => "handshake-ms",
@@ -430,9 +380,9 @@ impl HerdConfig {
                     self.workers = n;
                 }
             }
-            "jitter" => self.jitter_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?,
+            "jitter" => self.jitter_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?,
             "handshake_ms" => {
-                let s = parse_time(value, 1e-3)
+                let s = parse_seconds(value, 1e-3)
                     .ok_or_else(|| bad("a number of milliseconds such as 0.5"))?;
                 self.handshake_ms = s * 1e3;
             }
@@ -456,19 +406,22 @@ impl HerdConfig {
                     .ok_or_else(|| bad("none, exponential, full-jitter or decorrelated"))?;
             }
             "backoff_base" => {
-                self.backoff_base_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?;
+                self.backoff_base_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?;
             }
             "backoff_cap" => {
-                self.backoff_cap_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?;
+                self.backoff_cap_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?;
             }
             "timeout" => {
                 self.timeout_s = if is_unlimited(value) {
                     None
                 } else {
-                    Some(parse_time(value, 1.0).ok_or_else(|| bad("seconds such as 10, or none"))?)
+                    Some(
+                        parse_seconds(value, 1.0)
+                            .ok_or_else(|| bad("seconds such as 10, or none"))?,
+                    )
                 };
             }
-            "horizon" => self.horizon_s = parse_time(value, 1.0).ok_or_else(|| bad(SECONDS))?,
+            "horizon" => self.horizon_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?,
             _ => unreachable!("canonical_param returns only names in PARAMS"),
         }
         Ok(())
@@ -649,31 +602,53 @@ impl HerdParams {
         b
     }
 
-    /// Estimated peak memory of a run, in bytes.
-    pub fn estimated_bytes(&self) -> u64 {
+    /// Estimated peak memory of a run.
+    pub fn memory(&self) -> MemoryEstimate {
         let fixed = 16 << 20; // recorder bins, histogram, binary
         let per_second = self.horizon.as_nanos() / NANOS_PER_SEC * 8;
-        u64::from(self.clients) * self.bytes_per_client()
-            + fixed
-            + per_second
-            + u64::from(self.workers) * 8
+        MemoryEstimate::new(
+            "clients",
+            u64::from(self.clients),
+            "client",
+            self.bytes_per_client(),
+            fixed + per_second + u64::from(self.workers) * 8,
+        )
+    }
+
+    /// Estimated peak memory of a run, in bytes.
+    pub fn estimated_bytes(&self) -> u64 {
+        self.memory().total_bytes
     }
 
     /// Refuses a run that would not fit in `available` bytes.
     pub fn check_memory(&self, available: Option<u64>) -> Result<(), SimError> {
-        let Some(available) = available else {
-            return Ok(());
-        };
-        let needed = self.estimated_bytes();
-        if needed > available {
-            return Err(SimError::TooMuchMemory {
-                clients: u64::from(self.clients),
-                bytes_per_client: self.bytes_per_client(),
-                needed_mib: needed.div_ceil(1 << 20),
-                available_mib: available >> 20,
-            });
-        }
-        Ok(())
+        self.memory().check(available)
+    }
+}
+
+impl ScenarioSpec for HerdConfig {
+    type Model = Herd;
+    const NAME: &'static str = NAME;
+    const PARAMS: &'static [ParamInfo] = PARAMS;
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
+        HerdConfig::set(self, name, value)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        HerdConfig::get(self, name)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        HerdConfig::parameters(self)
+    }
+
+    fn memory(&self) -> Result<MemoryEstimate, SimError> {
+        Ok(HerdConfig::validate(self)?.memory())
+    }
+
+    fn build(&self) -> Result<Herd, SimError> {
+        Herd::new(self.clone())
     }
 }
 

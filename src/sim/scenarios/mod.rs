@@ -4,4 +4,6 @@
 //! metric and series tables for [`crate::sim::registry`], and validates its own
 //! parameters into engine units.
 
+pub mod heartbeat;
 pub mod herd;
+pub mod racer;
