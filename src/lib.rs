@@ -7,6 +7,7 @@
 //! - [`learn`]: quiz items and grading, FSRS scheduling, the SQLite progress store, stats
 //! - [`live`]: real loopback WebSocket/HTTP servers (the lab), limits, clean shutdown
 //! - [`output`]: plain-text renderers (ANSI or bare) of documents and tables
+//! - [`sim`]: the deterministic discrete-event engine, scenarios and the `Report`
 //! - [`tui`]: the ratatui study reader (Elm-style: state, `Action`, update, view)
 //! - [`commands`]: one function per command, called by [`run`]
 
@@ -17,6 +18,7 @@ pub mod content;
 pub mod learn;
 pub mod live;
 pub mod output;
+pub mod sim;
 pub mod tui;
 
 use std::process::ExitCode;

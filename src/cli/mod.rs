@@ -5,6 +5,8 @@ use crate::config::ColorChoice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod simulate;
+
 const EXAMPLES: &str = "\
 Examples:
   swelearn                              open the study reader (TUI)
@@ -15,6 +17,7 @@ Examples:
   swelearn quiz short-polling           answer questions on a card
   swelearn practice --minutes 10        review what is due, then new questions
   swelearn stats                        progress, forecast and streak
+  swelearn simulate herd --jitter 30    a reconnect storm, played back
   swelearn content lint ~/my-cards      check your own cards
   swelearn lab serve                    a loopback WebSocket/SSE/poll server to try clients on
   swelearn config                       show the effective configuration";
@@ -102,6 +105,9 @@ Examples:
     /// Move or reset progress: export, import (merge) and reset.
     #[command(subcommand)]
     Progress(ProgressCommand),
+    /// Run a failure-mode simulation (deterministic discrete-event model).
+    #[command(subcommand)]
+    Simulate(simulate::SimulateCommand),
     /// Work with card files: check your own cards.
     #[command(subcommand)]
     Content(ContentCommand),

@@ -55,15 +55,25 @@ fn scheduler(ctx: &Ctx) -> anyhow::Result<Scheduler> {
     Ok(Scheduler::new(ctx.config.desired_retention.value)?)
 }
 
-/// Predict items need the simulation scenarios; until a scenario exists its items are
-/// left out of sessions.
-struct NoSimulations;
+/// Runs predict items' scenarios on the discrete-event engine (fixed seed, so an
+/// item's answer is the same for everyone).
+pub struct Simulations;
 
-impl PredictRunner for NoSimulations {
-    fn run(&self, scenario: &str, _: &[(String, String)], _: &str) -> Result<f64, String> {
-        Err(format!(
-            "scenario `{scenario}` is not available in this build"
-        ))
+/// The seed predict items run with.
+pub const PREDICT_SEED: u64 = 7;
+
+impl PredictRunner for Simulations {
+    fn run(
+        &self,
+        scenario: &str,
+        params: &[(String, String)],
+        metric: &str,
+    ) -> Result<f64, String> {
+        let report =
+            crate::sim::run_by_name(scenario, params, PREDICT_SEED).map_err(|e| e.to_string())?;
+        report
+            .metric_value(metric)
+            .ok_or_else(|| format!("the run did not define `{metric}`"))
     }
 }
 
@@ -75,6 +85,7 @@ fn askable_kinds() -> Vec<ItemKind> {
         ItemKind::Order,
         ItemKind::Numeric,
         ItemKind::Recall,
+        ItemKind::Predict,
     ]
 }
 
@@ -143,7 +154,9 @@ pub fn quiz(ctx: &Ctx, args: &QuizArgs, out: &mut dyn Write) -> anyhow::Result<E
         (None, Some(tag)) => format!("quiz · tag {tag}"),
         (None, None) => "quiz · all cards".to_string(),
     };
-    run_session(ctx, &banks, &mut store, &ids, title, None, args.plain, out)
+    run_session(
+        ctx, &catalog, &banks, &mut store, &ids, title, None, args.plain, out,
+    )
 }
 
 /// `swelearn practice [--minutes M] [--new N]`.
@@ -180,6 +193,7 @@ pub fn practice(ctx: &Ctx, args: &PracticeArgs, out: &mut dyn Write) -> anyhow::
     let time_box = std::time::Duration::from_secs(u64::from(args.minutes) * 60);
     run_session(
         ctx,
+        &catalog,
         &banks,
         &mut store,
         &ids,
@@ -193,6 +207,7 @@ pub fn practice(ctx: &Ctx, args: &PracticeArgs, out: &mut dyn Write) -> anyhow::
 #[allow(clippy::too_many_arguments)]
 fn run_session(
     ctx: &Ctx,
+    catalog: &Catalog,
     banks: &[QuizBank],
     store: &mut Store,
     ids: &[String],
@@ -203,8 +218,27 @@ fn run_session(
 ) -> anyhow::Result<ExitCode> {
     let scheduler = scheduler(ctx)?;
     let mut run = QuizRun::new(banks, ids);
-    // The TUI session screens are on their way; until then every session is plain.
-    let _tui = !use_plain(ctx, plain);
+    if !use_plain(ctx, plain) {
+        let card_titles = catalog
+            .cards()
+            .iter()
+            .map(|c| (c.id.clone(), c.title.clone()))
+            .collect();
+        crate::tui::quiz::run_quiz(
+            &ctx.config,
+            crate::tui::quiz::QuizSession {
+                run,
+                store,
+                scheduler: &scheduler,
+                predict: &Simulations,
+                banks,
+                title,
+                time_box,
+                card_titles,
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     writeln!(out, "{title}\n")?;
@@ -213,7 +247,7 @@ fn run_session(
         &mut run,
         store,
         &scheduler,
-        &NoSimulations,
+        &Simulations,
         &mut input,
         out,
         time_box,
@@ -512,6 +546,15 @@ pub fn stats(ctx: &Ctx, args: &StatsArgs, out: &mut dyn Write) -> anyhow::Result
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &stats)?;
         writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !use_plain(ctx, args.plain) {
+        let titles = catalog
+            .cards()
+            .iter()
+            .map(|c| (c.id.clone(), c.title.clone()))
+            .collect();
+        crate::tui::stats::run_stats(&ctx.config, &stats, &titles)?;
         return Ok(ExitCode::SUCCESS);
     }
     let title = |id: &str| catalog.get(id).map_or(id.to_string(), |c| c.title.clone());

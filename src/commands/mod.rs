@@ -4,6 +4,7 @@
 mod content;
 mod lab;
 mod learn;
+mod simulate;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, FlagOverrides, ProcessEnv};
@@ -76,6 +77,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Stats(args)) => learn::stats(&ctx, &args, &mut out)?,
         Some(Command::Progress(cmd)) => learn::progress(&ctx, &cmd, &mut out)?,
         Some(Command::Lab(crate::cli::LabCommand::Serve(args))) => lab::serve(&args, &mut out)?,
+        Some(Command::Simulate(cmd)) => simulate::simulate(&ctx, &cmd, &mut out)?,
         Some(Command::Config(args)) => config_command(&ctx, args.json, &mut out)?,
         Some(Command::Completions(args)) => {
             use clap::CommandFactory;

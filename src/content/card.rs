@@ -124,15 +124,10 @@ const KNOWN_KEYS: [&str; 9] = [
     "order",
     "sources",
 ];
-const REQUIRED_KEYS: [&str; 7] = [
-    "id",
-    "title",
-    "tags",
-    "difficulty",
-    "estimated_time",
-    "prerequisites",
-    "sources",
-];
+/// Every known key but `related` and `order` is required.
+fn required(key: &str) -> bool {
+    !matches!(key, "related" | "order")
+}
 
 /// `15min` -> 15, `1h` -> 60, `1h30min` -> 90. `None` for anything else or zero.
 pub fn parse_minutes(s: &str) -> Option<u32> {
@@ -254,7 +249,7 @@ pub fn parse_card(path: &str, text: &str, origin: Origin) -> Result<Card, Vec<Pr
             )),
         }
     }
-    for key in REQUIRED_KEYS {
+    for key in KNOWN_KEYS.into_iter().filter(|k| required(k)) {
         if !map.contains_key(key) {
             problems.push(problem(first_yaml_line, format!("missing field `{key}`")));
         }

@@ -7,6 +7,7 @@
 use super::card::Problem;
 use super::catalog::{Catalog, ContentError, ContentFile};
 use crate::learn::quiz::{QuizBank, QuizProblem, check_unique_ids};
+use crate::sim::{SimError, registry};
 use std::path::PathBuf;
 
 /// What a lint run found.
@@ -54,33 +55,31 @@ pub fn lint_catalog(catalog: &Catalog, extra_known: &[String]) -> LintReport {
     }
 }
 
-/// Scenarios and metrics that predict items may name.
-struct Scenarios;
+/// The simulation registry, as the quiz checker sees it.
+pub struct Scenarios;
 
 impl crate::learn::quiz::SimCatalog for Scenarios {
     fn has_scenario(&self, scenario: &str) -> bool {
-        scenario == "herd"
+        registry::scenario(scenario).is_some()
     }
     fn has_metric(&self, scenario: &str, metric: &str) -> bool {
-        scenario == "herd"
-            && [
-                "time_to_all_s",
-                "time_to_p99_s",
-                "peak_queue",
-                "refused",
-                "timeouts",
-                "wasted_handshakes",
-                "attempts",
-                "connect_latency_mean_ms",
-                "connect_latency_p50_ms",
-                "connect_latency_p99_ms",
-                "peak_utilization",
-                "connected",
-            ]
-            .contains(&metric)
+        registry::has_metric(scenario, metric)
     }
     fn scenario_names(&self) -> Vec<String> {
-        vec!["herd".into()]
+        registry::scenario_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+    fn check_param(&self, scenario: &str, name: &str, value: &str) -> Result<(), String> {
+        match registry::check_param(scenario, name, value) {
+            // An unknown scenario is reported once, by `has_scenario`.
+            Err(SimError::UnknownScenario { .. }) | Ok(()) => Ok(()),
+            Err(SimError::UnknownParameter { known, .. }) => {
+                Err(format!("unknown parameter `{name}` (known: {known})"))
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

@@ -1,15 +1,26 @@
-//! The terminal UI: the study reader (ratatui + crossterm, Elm style).
+//! The terminal UI (ratatui + crossterm, Elm style).
+//!
+//! The study reader:
 //!
 //! - [`app`]: state, the [`app::Action`] enum and `update`
 //! - [`keys`]: terminal events -> actions
 //! - [`view`]: pure rendering
 //!
-//! [`run_study`] owns the terminal: it is restored on every exit path (normal return,
+//! The other screens follow the same shape in their own modules: [`quiz`] (quiz and
+//! practice questions, feedback and the session summary), [`stats`] (progress
+//! charts and per-card mastery) and [`sim`] (simulation playback).
+//!
+//! [`run_study`], [`quiz::run_quiz`] and [`stats::run_stats`] own the terminal
+//! through [`enter_terminal`]: it is restored on every exit path (normal return,
 //! error, Ctrl-C, and panic through ratatui's hook).
 
 pub mod app;
 pub mod keys;
+pub mod quiz;
+pub mod sim;
+pub mod stats;
 pub mod view;
+pub(crate) mod widgets;
 
 use crate::config::Config;
 use crate::content::Catalog;
@@ -28,7 +39,7 @@ pub trait MarkStore {
 }
 
 /// Restores the terminal when dropped, so early returns and errors leave it usable.
-struct TerminalGuard {
+pub(crate) struct TerminalGuard {
     mouse: bool,
 }
 
@@ -39,6 +50,23 @@ impl Drop for TerminalGuard {
         }
         ratatui::restore();
     }
+}
+
+/// Switches the terminal to the alternate screen in raw mode (with mouse capture when
+/// the configuration asks for it). The terminal is restored when the returned guard
+/// is dropped, including on early returns, errors and panics; keep the guard alive
+/// as long as the terminal is used.
+pub(crate) fn enter_terminal(
+    config: &Config,
+) -> anyhow::Result<(ratatui::DefaultTerminal, TerminalGuard)> {
+    let terminal = ratatui::try_init()?;
+    let guard = TerminalGuard {
+        mouse: config.mouse.value,
+    };
+    if config.mouse.value {
+        execute!(std::io::stdout(), EnableMouseCapture)?;
+    }
+    Ok((terminal, guard))
 }
 
 /// Runs the study reader until the user quits, optionally opening `open` first.
@@ -54,20 +82,20 @@ pub fn run_study(
         );
     }
     let read = marks.read_marks()?;
-    let mut terminal = ratatui::try_init()?;
-    let _guard = TerminalGuard {
-        mouse: config.mouse.value,
-    };
-    if config.mouse.value {
-        execute!(std::io::stdout(), EnableMouseCapture)?;
-    }
+    let (mut terminal, _guard) = enter_terminal(config)?;
     let size = terminal.size()?;
     let mut app = App::new(catalog, read, (size.width, size.height));
     if let Some(id) = open {
         app.open_id(id);
     }
+    let color = config.color.value.enabled(true);
     while !app.quit {
-        terminal.draw(|f| view::render(&app, f))?;
+        terminal.draw(|f| {
+            view::render(&app, f);
+            if !color {
+                widgets::monochrome(f.buffer_mut());
+            }
+        })?;
         let ev = event::read()?;
         let mut next = keys::action_for(&ev, &app.overlay);
         while let Some(action) = next {

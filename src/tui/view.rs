@@ -3,6 +3,7 @@
 
 use super::app::{App, Focus, LIST_PANE_WIDTH, Overlay};
 use super::keys::HELP;
+use super::widgets;
 use crate::content::layout;
 use crate::output::theme;
 use ratatui::Frame;
@@ -10,8 +11,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
-    Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Scrollbar, ScrollbarOrientation,
-    ScrollbarState, Table, TableState, Wrap,
+    Block, Cell, Clear, Paragraph, Row, Scrollbar, ScrollbarOrientation, ScrollbarState, Table,
+    TableState,
 };
 
 /// Draws the whole screen.
@@ -87,19 +88,7 @@ fn render_title(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn pane_block(title: String, focused: bool) -> Block<'static> {
-    let border = if focused {
-        theme::accent()
-    } else {
-        theme::dim()
-    };
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(border)
-        .title(Span::styled(
-            title,
-            Style::default().add_modifier(Modifier::BOLD),
-        ))
+    widgets::pane(title, focused)
 }
 
 fn render_list(app: &App, frame: &mut Frame, area: Rect) {
@@ -164,7 +153,8 @@ fn render_list(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_stateful_widget(table, area, &mut state);
 }
 
-fn to_ratatui(line: &layout::Line) -> Line<'static> {
+/// A laid-out line as ratatui text, styled by the theme.
+pub(crate) fn to_ratatui(line: &layout::Line) -> Line<'static> {
     Line::from(
         line.spans
             .iter()
@@ -276,33 +266,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn render_help(frame: &mut Frame) {
-    let key_width = HELP
-        .iter()
-        .map(|(k, _)| k.chars().count())
-        .max()
-        .unwrap_or(10);
-    let mut lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<key_width$}  "), theme::accent()),
-                Span::raw(*v),
-            ])
-        })
-        .collect();
-    lines.push(Line::default());
-    lines.push(Line::from(Span::styled(
-        " Plain output: swelearn study ID --plain",
-        theme::dim(),
-    )));
-    let area = centered(frame.area(), 68, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(pane_block(" Keys ".into(), true)),
-        area,
-    );
+    widgets::help_overlay(frame, HELP, "Plain output: swelearn study ID --plain");
 }
 
 fn render_tags(app: &App, frame: &mut Frame, selected: usize) {

@@ -86,3 +86,76 @@ fn the_pack_is_large_enough_and_its_order_respects_prerequisites() {
         }
     }
 }
+
+#[test]
+fn every_card_has_a_valid_quiz_bank_of_at_least_eight_items() {
+    use swelearn::learn::quiz::{ItemKind, parse_quiz_bank};
+    let catalog = embedded();
+    let report = swelearn::content::lint::lint_catalog(&catalog, &[]);
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    for card in catalog.cards() {
+        let file = catalog
+            .quiz_files()
+            .iter()
+            .find(|f| f.path.ends_with(&format!("/{}.quiz.yaml", card.id)))
+            .unwrap_or_else(|| panic!("{} has no quiz bank", card.id));
+        let bank = parse_quiz_bank(&file.path, &file.text).expect("valid bank");
+        assert_eq!(bank.card, card.id);
+        assert!(
+            bank.items.len() >= 8,
+            "{}: {} items",
+            card.id,
+            bank.items.len()
+        );
+        let kinds: std::collections::HashSet<ItemKind> =
+            bank.items.iter().map(|i| i.kind()).collect();
+        assert!(kinds.len() >= 4, "{}: only {kinds:?}", card.id);
+    }
+}
+
+#[test]
+fn numeric_templates_give_finite_positive_answers_over_many_draws() {
+    // Every numeric item is presented with 200 seeds: each draw must substitute all
+    // placeholders and evaluate to a finite answer (the back-of-envelope estimates
+    // are all positive quantities).
+    use swelearn::learn::grade::{Question, present};
+    use swelearn::learn::quiz::parse_quiz_bank;
+    let catalog = embedded();
+    let mut checked = 0;
+    for file in catalog.quiz_files() {
+        let bank = parse_quiz_bank(&file.path, &file.text).expect("valid bank");
+        for item in &bank.items {
+            for seed in 0..200 {
+                let p = present(item, seed).unwrap_or_else(|e| panic!("{}: {e}", item.id));
+                if let Question::Numeric { answer, .. } = p.question {
+                    assert!(
+                        !has_placeholder(&p.prompt),
+                        "{}: unfilled placeholder in {}",
+                        item.id,
+                        p.prompt
+                    );
+                    assert!(
+                        answer.is_finite() && answer > 0.0,
+                        "{} seed {seed}: {answer}",
+                        item.id
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 0);
+}
+
+/// True when `text` still holds a `{name}` template placeholder.
+fn has_placeholder(text: &str) -> bool {
+    text.split('{').skip(1).any(|rest| {
+        rest.split_once('}').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+    })
+}

@@ -22,6 +22,20 @@ impl Data {
         all.extend_from_slice(args);
         Run::new(&all)
     }
+    /// Starts swelearn with piped stdin and stdout, for interactive tests.
+    fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_swelearn"))
+            .arg("--data-dir")
+            .arg(self.path())
+            .args(args)
+            .env("XDG_CONFIG_HOME", self.path().join("cfg"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    }
+
     fn stats(&self) -> serde_json::Value {
         let out = self.run(&["stats", "--json"]).output().ok();
         serde_json::from_str(&out).expect("stats json")
@@ -100,21 +114,13 @@ fn every_kind_is_graded_from_typed_answers() {
     // from what is shown (choices are shuffled per attempt), and types it.
     let data = Data::new();
     let fixture = super::fixture("quiz");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_swelearn"))
-        .args(["--data-dir", data.path().to_str().expect("utf-8")])
-        .args([
-            "--content-dir",
-            fixture.to_str().expect("utf-8"),
-            "quiz",
-            "delta",
-            "--plain",
-        ])
-        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = data.spawn(&[
+        "--content-dir",
+        fixture.to_str().expect("utf-8"),
+        "quiz",
+        "delta",
+        "--plain",
+    ]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = child.stdout.take().expect("stdout");
     let mut transcript = String::new();
@@ -170,22 +176,7 @@ fn every_kind_is_graded_from_typed_answers() {
 #[test]
 fn a_killed_session_keeps_every_answer_already_given() {
     let data = Data::new();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_swelearn"))
-        .args([
-            "--data-dir",
-            data.path().to_str().expect("utf-8"),
-            "quiz",
-            "short-polling",
-            "--count",
-            "5",
-            "--plain",
-        ])
-        .env("XDG_CONFIG_HOME", data.path().join("cfg"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = data.spawn(&["quiz", "short-polling", "--count", "5", "--plain"]);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     stdin.write_all(b"1\n2\n").expect("answer");

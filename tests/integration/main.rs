@@ -6,6 +6,7 @@ mod content;
 mod learn;
 mod live;
 mod tui;
+mod tui_quiz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

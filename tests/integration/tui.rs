@@ -19,7 +19,11 @@ fn catalog() -> Catalog {
 fn draw(app: &App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     terminal.draw(|f| render(app, f)).expect("draw");
-    let buf = terminal.backend().buffer();
+    buffer_text(terminal.backend().buffer(), w, h)
+}
+
+/// The screen as text, trailing spaces trimmed.
+pub fn buffer_text(buf: &ratatui::buffer::Buffer, w: u16, h: u16) -> String {
     let mut out = String::new();
     for y in 0..h {
         let mut line = String::new();
@@ -131,4 +135,73 @@ fn opening_marks_read_and_m_toggles() {
         a.changed_marks,
         [("gamma".to_string(), true), ("gamma".to_string(), false)]
     );
+}
+
+mod sim_playback {
+    //! The simulation playback view on a small, fixed herd run.
+    use super::*;
+    use swelearn::sim::run_by_name;
+    use swelearn::tui::sim::{SimAction, SimApp, render};
+
+    fn report(jitter: &str) -> swelearn::sim::Report {
+        let params = [
+            ("clients".to_string(), "2000".to_string()),
+            ("jitter".to_string(), jitter.to_string()),
+        ];
+        run_by_name("herd", &params, 7)
+            .expect("herd runs")
+            .without_wall_time()
+    }
+
+    fn draw(app: &SimApp, w: u16, h: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        terminal.draw(|f| render(app, f)).expect("draw");
+        super::buffer_text(terminal.backend().buffer(), w, h)
+    }
+
+    #[test]
+    fn playback_halfway_and_at_the_end_80x24() {
+        let r = report("1");
+        let mut app = SimApp::new(vec![("herd".into(), &r)]);
+        app.update(SimAction::TogglePlay);
+        let half = app.points() as i32 / 2;
+        app.update(SimAction::Step(half));
+        assert!(!app.playing, "stepping pauses");
+        insta::assert_snapshot!(draw(&app, 80, 24));
+        app.update(SimAction::End);
+        let end = draw(&app, 80, 24);
+        assert!(end.contains("2,000 / 2,000 connected"), "{end}");
+        insta::assert_snapshot!("playback_end_80x24", end);
+    }
+
+    #[test]
+    fn compare_overlays_variants_120x40() {
+        let a = report("0");
+        let b = report("1");
+        let mut app = SimApp::new(vec![("jitter=0".into(), &a), ("jitter=1".into(), &b)]);
+        app.update(SimAction::End);
+        app.update(SimAction::NextSeries(2));
+        let screen = draw(&app, 120, 40);
+        assert!(
+            screen.contains("jitter=0") && screen.contains("jitter=1"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn ticks_advance_only_while_playing() {
+        let r = report("1");
+        let mut app = SimApp::new(vec![("herd".into(), &r)]);
+        app.update(SimAction::Tick);
+        let after_one = app.cursor;
+        assert!(after_one > 0);
+        app.update(SimAction::TogglePlay);
+        app.update(SimAction::Tick);
+        assert_eq!(app.cursor, after_one);
+        app.update(SimAction::Speed(1));
+        app.update(SimAction::TogglePlay);
+        app.update(SimAction::Tick);
+        assert!(app.cursor > after_one);
+    }
 }

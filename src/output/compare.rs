@@ -1,0 +1,151 @@
+//! Side-by-side rendering of several runs that differ in one parameter
+//! (`--compare jitter=0,30`): one metric table with a column per variant, and
+//! each series overlaid on a common scale (text sparklines here; SVG panels in
+//! [`super::svg::comparison_svg`]; CSV in [`super::csv::comparison_csv`]).
+
+use crate::sim::report::Comparison;
+
+use super::fmt_si;
+use super::text::{TextOptions, header_lines_except, metric_cell, sparkline, truncate};
+
+/// The comparison as plain text: parameters, a metric table with one column
+/// per variant, and per-series sparklines on a shared scale.
+pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
+    let width = opts.width.max(60);
+    let Some(first) = c.reports.first() else {
+        return "nothing to compare\n".to_string();
+    };
+    let mut out = vec![format!(
+        "compare {} = {} (same seed {})",
+        c.parameter,
+        c.values.join(" | "),
+        first.seed
+    )];
+    out.extend(
+        header_lines_except(first, width, Some(&c.parameter))
+            .into_iter()
+            .skip(1),
+    );
+    out.push(String::new());
+
+    // Metric table: one column per variant, headed by its value.
+    let name_w = first
+        .metrics
+        .iter()
+        .map(|m| m.name.len())
+        .max()
+        .unwrap_or(6);
+    let col_w = c
+        .values
+        .iter()
+        .map(|v| v.chars().count())
+        .chain(c.reports.iter().flat_map(|r| {
+            r.metrics
+                .iter()
+                .map(|m| metric_cell(&m.name, m.value).len())
+        }))
+        .max()
+        .unwrap_or(8)
+        .max(6);
+    let unit_w = first
+        .metrics
+        .iter()
+        .map(|m| m.unit.len())
+        .max()
+        .unwrap_or(0);
+    // Units are also in the metric names (_s, _ms); drop the column if it won't fit.
+    let with_units = name_w + c.values.len() * (col_w + 2) + 2 + unit_w <= width;
+    let mut head = format!("{:name_w$}", c.parameter);
+    for v in &c.values {
+        head.push_str(&format!("  {:>col_w$}", truncate(v, col_w, opts.ascii)));
+    }
+    if with_units {
+        head.push_str("  unit");
+    }
+    out.push(head);
+    for m in &first.metrics {
+        let mut line = format!("{:name_w$}", m.name);
+        for r in &c.reports {
+            let v = r.metric(&m.name).and_then(|x| x.value);
+            line.push_str(&format!("  {:>col_w$}", metric_cell(&m.name, v)));
+        }
+        if with_units {
+            line.push_str(&format!("  {}", m.unit));
+        }
+        out.push(line);
+    }
+
+    // Series on a common time axis and scale; a row ends where its run ended.
+    let points = c.reports.iter().map(|r| r.points()).max().unwrap_or(0);
+    let label_w = c
+        .values
+        .iter()
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(16);
+    let spark_w = width.saturating_sub(label_w + 3).min(64);
+    let span_s = points as f64 * first.series_interval_s;
+    for s0 in &first.series {
+        let max = c
+            .reports
+            .iter()
+            .filter_map(|r| r.series(&s0.name))
+            .flat_map(|s| s.values.iter().copied())
+            .fold(0.0, f64::max);
+        out.push(String::new());
+        out.push(truncate(
+            &format!(
+                "{} ({}), 0 to {} s, max {}",
+                s0.label,
+                s0.unit,
+                fmt_si(span_s),
+                fmt_si(max)
+            ),
+            width,
+            opts.ascii,
+        ));
+        for (r, v) in c.reports.iter().zip(&c.values) {
+            if let Some(s) = r.series(&s0.name) {
+                let mut padded = s.values.clone();
+                padded.resize(points, f64::NAN);
+                out.push(format!(
+                    "{:>label_w$} |{}",
+                    truncate(v, label_w, opts.ascii),
+                    sparkline(&padded, spark_w, max, opts.ascii).trim_end()
+                ));
+            }
+        }
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::runner::compare_herd;
+    use crate::sim::scenarios::herd::HerdConfig;
+
+    #[test]
+    fn comparison_table_has_a_column_per_variant() {
+        let base = HerdConfig {
+            clients: 5_000,
+            ..HerdConfig::default()
+        };
+        let c = compare_herd(&base, "jitter=0,1", 7, &mut |_, _, _| {}).expect("runs");
+        let text = comparison_text(&c, &TextOptions::default());
+        assert!(text.contains("compare jitter = 0 | 1"));
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("time_to_all_s"))
+            .expect("metric row");
+        assert_eq!(row.split_whitespace().count(), 4, "{row}");
+        let svg = crate::output::svg::comparison_svg(&c).expect("draws");
+        assert!(svg.contains("jitter=1"));
+        let csv = crate::output::csv::comparison_csv(&c);
+        assert!(csv.starts_with("t_s,jitter=0:connected,"));
+    }
+}

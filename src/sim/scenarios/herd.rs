@@ -1,0 +1,1072 @@
+//! The thundering-herd scenario (issue 3): a server restarts and every client
+//! reconnects at once.
+//!
+//! **Model.** `clients` clients lose their connection at t = 0. Each waits a first
+//! delay drawn uniformly from `[0, jitter]` (whole nanoseconds) and tries to
+//! reconnect. The server has `workers` handshake workers, each spending
+//! `handshake_ms` per handshake, fed FIFO from an accept queue of at most `backlog`
+//! waiting attempts (or unlimited). An attempt that must wait while `backlog`
+//! attempts already wait is *refused*; the client sleeps per the backoff policy
+//! and tries again. An attempt that waits in the queue longer than `timeout`
+//! (measured from when it was queued to when a worker takes it) is given up by its
+//! client at `queued + timeout`, and the client sleeps and tries again, but its
+//! queued handshake stays in the queue and a worker still spends `handshake_ms` on
+//! it when it is reached (a *wasted* handshake). A client is connected when a
+//! handshake it has not given up on completes. Connect latency runs from a client's
+//! first attempt to that moment.
+//!
+//! **Backoff** (AWS Architecture Blog, "Exponential Backoff And Jitter"), with
+//! `attempt` = the client's failed attempts so far minus one (so the first retry
+//! uses `base`): `none` sleeps exactly `base` (1 s by default, like a SYN
+//! retransmit); `exponential` sleeps `min(cap, base * 2^attempt)`; `full-jitter`
+//! sleeps uniform in `[0, min(cap, base * 2^attempt)]`; `decorrelated` sleeps
+//! `min(cap, uniform in [base, previous_sleep * 3])` with `previous_sleep` starting
+//! at `base`.
+//!
+//! **How it runs fast.** Every handshake takes the same time and the queue is
+//! FIFO, so when an attempt is queued its start time is already determined: the
+//! n-th accepted attempt starts at `max(arrival, start of attempt n - workers +
+//! handshake)` (the earliest-free worker is always the one that started
+//! `workers` attempts ago). The model therefore schedules only one kind of event,
+//! a client's attempt; it learns at that moment whether the attempt will connect,
+//! be refused or time out, and records completions, busy time and timeouts at the
+//! instants they will happen. The accept queue is a FIFO of start times, and its
+//! depth at time `t` is the number of queued attempts that start after `t`.
+//!
+//! A client's whole state travels in its one pending event ([`HerdEvent`], 8
+//! bytes): its first-attempt time, its failure count and, for decorrelated
+//! backoff, its previous sleep. There are no per-client arrays, so the hot path
+//! never touches memory at a random client's address, and a client costs 16 bytes
+//! of event queue while it waits. Two roundings keep that in 8 bytes, both far
+//! below anything the metrics show: first attempts are drawn on a grid of at
+//! most 2^40 points over `[0, jitter]` (exact nanoseconds up to a jitter of
+//! 1,099 s), and decorrelated backoff remembers its previous sleep rounded up to
+//! 1/65,535 of the cap (0.46 ms at a 30 s cap).
+//!
+//! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
+//! recorder for series; [`crate::sim::registry`] lists it as `herd`.
+
+use std::collections::VecDeque;
+
+use crate::sim::engine::Engine;
+use crate::sim::error::SimError;
+use crate::sim::recorder::{LatencyId, SeriesId, SeriesKind};
+use crate::sim::registry::{MetricInfo, ParamInfo};
+use crate::sim::report::{Metric, Parameter};
+use crate::sim::rng::SimRng;
+use crate::sim::scenario::{Finish, Scenario};
+use crate::sim::spec::{
+    self, MemoryEstimate, ScenarioSpec, fmt_num, is_unlimited, parse_count, parse_seconds,
+};
+use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
+
+/// The registry name.
+pub const NAME: &str = "herd";
+
+/// Most clients one run may have (counts and the 99 % target stay in `u32`).
+pub const MAX_CLIENTS: u64 = u32::MAX as u64;
+/// Most handshake workers.
+pub const MAX_WORKERS: u64 = 1_000_000;
+/// Longest horizon, in seconds (about 116 days).
+pub const MAX_HORIZON_S: f64 = 10_000_000.0;
+
+/// How a client waits before retrying a refused or timed-out attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackoffPolicy {
+    /// Retry after exactly `base` (a SYN retransmit).
+    None,
+    /// `min(cap, base * 2^attempt)`.
+    Exponential,
+    /// Uniform in `[0, min(cap, base * 2^attempt)]`.
+    #[default]
+    FullJitter,
+    /// `min(cap, uniform in [base, previous * 3])`.
+    Decorrelated,
+}
+
+impl BackoffPolicy {
+    /// All policies, in help order.
+    pub const ALL: [BackoffPolicy; 4] = [
+        BackoffPolicy::None,
+        BackoffPolicy::Exponential,
+        BackoffPolicy::FullJitter,
+        BackoffPolicy::Decorrelated,
+    ];
+
+    /// The CLI spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackoffPolicy::None => "none",
+            BackoffPolicy::Exponential => "exponential",
+            BackoffPolicy::FullJitter => "full-jitter",
+            BackoffPolicy::Decorrelated => "decorrelated",
+        }
+    }
+
+    /// Parses the CLI spelling (and `_`/short aliases).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "none" | "fixed" => Some(BackoffPolicy::None),
+            "exponential" | "exp" => Some(BackoffPolicy::Exponential),
+            "full-jitter" | "full" | "jitter" => Some(BackoffPolicy::FullJitter),
+            "decorrelated" | "decorrelated-jitter" => Some(BackoffPolicy::Decorrelated),
+            _ => None,
+        }
+    }
+}
+
+/// Herd parameters as the user gives them (seconds, milliseconds, counts), before
+/// validation. `Default` is the documented CLI defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HerdConfig {
+    /// Clients that reconnect.
+    pub clients: u64,
+    /// First attempts are uniform in `[0, jitter_s]` seconds.
+    pub jitter_s: f64,
+    /// Handshake workers.
+    pub workers: u64,
+    /// Milliseconds per handshake.
+    pub handshake_ms: f64,
+    /// Accept-queue size; `None` = unlimited.
+    pub backlog: Option<u64>,
+    /// Retry policy.
+    pub backoff: BackoffPolicy,
+    /// Backoff base, seconds.
+    pub backoff_base_s: f64,
+    /// Backoff cap, seconds.
+    pub backoff_cap_s: f64,
+    /// Longest wait in the queue before the client gives up, seconds; `None` = never.
+    pub timeout_s: Option<f64>,
+    /// Stop time, seconds.
+    pub horizon_s: f64,
+}
+
+impl Default for HerdConfig {
+    fn default() -> Self {
+        Self {
+            clients: 100_000,
+            jitter_s: 0.0,
+            workers: 2,
+            handshake_ms: 0.5,
+            backlog: Some(4096),
+            backoff: BackoffPolicy::FullJitter,
+            backoff_base_s: 1.0,
+            backoff_cap_s: 30.0,
+            timeout_s: Some(10.0),
+            horizon_s: 600.0,
+        }
+    }
+}
+
+/// The herd's parameters: name, unit, default and meaning (the registry's table).
+pub const PARAMS: &[ParamInfo] = &[
+    ParamInfo {
+        name: "clients",
+        unit: "clients",
+        default: "100000",
+        help: "clients that lose their connection at t = 0 and reconnect",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "jitter",
+        unit: "s",
+        default: "0",
+        help: "first attempts are spread uniformly over [0, jitter] seconds (0 = all at once)",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "workers",
+        unit: "workers",
+        default: "2",
+        help: "handshake workers on the server",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "handshake_ms",
+        unit: "ms",
+        default: "0.5",
+        help: "worker time per handshake",
+        aliases: &["handshake"],
+    },
+    ParamInfo {
+        name: "backlog",
+        unit: "entries",
+        default: "4096",
+        help: "accept-queue size (waiting attempts), or unlimited",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "backoff",
+        unit: "",
+        default: "full-jitter",
+        help: "retry policy: none, exponential, full-jitter or decorrelated",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "backoff_base",
+        unit: "s",
+        default: "1",
+        help: "backoff base (and the fixed sleep of --backoff none)",
+        aliases: &["base"],
+    },
+    ParamInfo {
+        name: "backoff_cap",
+        unit: "s",
+        default: "30",
+        help: "longest backoff sleep",
+        aliases: &["cap"],
+    },
+    ParamInfo {
+        name: "timeout",
+        unit: "s",
+        default: "10",
+        help: "longest wait in the accept queue before the client gives up and retries, or none",
+        aliases: &[],
+    },
+    ParamInfo {
+        name: "horizon",
+        unit: "s",
+        default: "600",
+        help: "virtual time at which the run stops",
+        aliases: &[],
+    },
+];
+
+/// The herd's summary metrics, in report order.
+pub const METRICS: &[MetricInfo] = &[
+    MetricInfo {
+        name: "time_to_all_s",
+        unit: "s",
+        help: "until every client connected",
+    },
+    MetricInfo {
+        name: "time_to_p99_s",
+        unit: "s",
+        help: "until 99% of clients connected",
+    },
+    MetricInfo {
+        name: "connected",
+        unit: "clients",
+        help: "connected at the end",
+    },
+    MetricInfo {
+        name: "attempts",
+        unit: "attempts",
+        help: "first tries and retries",
+    },
+    MetricInfo {
+        name: "refused",
+        unit: "attempts",
+        help: "refused: accept queue full",
+    },
+    MetricInfo {
+        name: "timeouts",
+        unit: "attempts",
+        help: "given up after --timeout in queue",
+    },
+    MetricInfo {
+        name: "wasted_handshakes",
+        unit: "handshakes",
+        help: "done for clients who gave up",
+    },
+    MetricInfo {
+        name: "peak_queue",
+        unit: "entries",
+        help: "largest accept-queue depth",
+    },
+    MetricInfo {
+        name: "peak_utilization",
+        unit: "fraction",
+        help: "busiest second of worker time",
+    },
+    MetricInfo {
+        name: "connect_latency_mean_ms",
+        unit: "ms",
+        help: "first attempt -> connected, mean",
+    },
+    MetricInfo {
+        name: "connect_latency_p50_ms",
+        unit: "ms",
+        help: "connect latency, median",
+    },
+    MetricInfo {
+        name: "connect_latency_p90_ms",
+        unit: "ms",
+        help: "connect latency, 90th pct",
+    },
+    MetricInfo {
+        name: "connect_latency_p99_ms",
+        unit: "ms",
+        help: "connect latency, 99th pct",
+    },
+    MetricInfo {
+        name: "connect_latency_max_ms",
+        unit: "ms",
+        help: "connect latency, slowest",
+    },
+    MetricInfo {
+        name: "capacity_per_s",
+        unit: "1/s",
+        help: "workers / handshake time",
+    },
+    MetricInfo {
+        name: "fluid_time_to_all_s",
+        unit: "s",
+        help: "max(jitter, clients / capacity)",
+    },
+    MetricInfo {
+        name: "still_trying",
+        unit: "clients",
+        help: "not connected at the end",
+    },
+    MetricInfo {
+        name: "in_flight_at_end",
+        unit: "attempts",
+        help: "handshakes unfinished at the end",
+    },
+];
+
+/// Names of the herd's time series, in report order.
+pub const SERIES: &[&str] = &[
+    "connected",
+    "arrivals_per_s",
+    "queue_depth",
+    "utilization",
+    "refused_per_s",
+    "timeouts_per_s",
+];
+
+/// Canonical parameter name for a user spelling (`--handshake-ms`, `handshake_ms`,
+/// `handshake`).
+pub fn canonical_param(name: &str) -> Option<&'static str> {
+    spec::canonical_param(PARAMS, name)
+}
+
+impl HerdConfig {
+    /// Sets one parameter from text, e.g. `("jitter", "30")`, `("backlog",
+    /// "unlimited")`, `("handshake-ms", "0.5")`, `("timeout", "none")`. Times
+    /// accept a unit suffix (`500ms`, `2s`, `1min`). Ranges are checked by
+    /// [`HerdConfig::validate`].
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
+        let Some(param) = canonical_param(name) else {
+            return Err(spec::unknown_param(NAME, PARAMS, name));
+        };
+        let flag: &'static str = match param {
+            "handshake_ms" => "handshake-ms",
+            "backoff_base" => "backoff-base",
+            "backoff_cap" => "backoff-cap",
+            other => other,
+        };
+        let bad = |expected: &'static str| SimError::InvalidValue {
+            param: flag,
+            value: value.to_string(),
+            expected,
+        };
+        const SECONDS: &str = "a number of seconds such as 30, 0.5 or 500ms";
+        const COUNT: &str = "a whole number such as 100000";
+        match param {
+            "clients" | "workers" => {
+                let n = parse_count(value).ok_or_else(|| bad(COUNT))?;
+                if n <= 0 {
+                    return Err(SimError::MustBePositive {
+                        param: flag,
+                        value: value.trim().to_string(),
+                    });
+                }
+                let n = u64::try_from(n).unwrap_or(u64::MAX);
+                if param == "clients" {
+                    self.clients = n;
+                } else {
+                    self.workers = n;
+                }
+            }
+            "jitter" => self.jitter_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?,
+            "handshake_ms" => {
+                let s = parse_seconds(value, 1e-3)
+                    .ok_or_else(|| bad("a number of milliseconds such as 0.5"))?;
+                self.handshake_ms = s * 1e3;
+            }
+            "backlog" => {
+                if is_unlimited(value) {
+                    self.backlog = None;
+                } else {
+                    let n = parse_count(value)
+                        .ok_or_else(|| bad("a whole number such as 4096, or unlimited"))?;
+                    if n < 0 {
+                        return Err(SimError::MustBeNonNegative {
+                            param: flag,
+                            value: value.trim().to_string(),
+                        });
+                    }
+                    self.backlog = Some(u64::try_from(n).unwrap_or(u64::MAX));
+                }
+            }
+            "backoff" => {
+                self.backoff = BackoffPolicy::parse(value)
+                    .ok_or_else(|| bad("none, exponential, full-jitter or decorrelated"))?;
+            }
+            "backoff_base" => {
+                self.backoff_base_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?;
+            }
+            "backoff_cap" => {
+                self.backoff_cap_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?;
+            }
+            "timeout" => {
+                self.timeout_s = if is_unlimited(value) {
+                    None
+                } else {
+                    Some(
+                        parse_seconds(value, 1.0)
+                            .ok_or_else(|| bad("seconds such as 10, or none"))?,
+                    )
+                };
+            }
+            "horizon" => self.horizon_s = parse_seconds(value, 1.0).ok_or_else(|| bad(SECONDS))?,
+            _ => unreachable!("canonical_param returns only names in PARAMS"),
+        }
+        Ok(())
+    }
+
+    /// The parameter's current value as text, e.g. `unlimited` (for `--compare`
+    /// labels and reports).
+    pub fn get(&self, param: &str) -> Option<String> {
+        Some(match canonical_param(param)? {
+            "clients" => self.clients.to_string(),
+            "jitter" => fmt_num(self.jitter_s),
+            "workers" => self.workers.to_string(),
+            "handshake_ms" => fmt_num(self.handshake_ms),
+            "backlog" => self.backlog.map_or("unlimited".into(), |b| b.to_string()),
+            "backoff" => self.backoff.as_str().to_string(),
+            "backoff_base" => fmt_num(self.backoff_base_s),
+            "backoff_cap" => fmt_num(self.backoff_cap_s),
+            "timeout" => self.timeout_s.map_or("none".into(), fmt_num),
+            "horizon" => fmt_num(self.horizon_s),
+            _ => return None,
+        })
+    }
+
+    /// The parameters for a report, in [`PARAMS`] order.
+    pub fn parameters(&self) -> Vec<Parameter> {
+        PARAMS
+            .iter()
+            .map(|p| Parameter::new(p.name, self.get(p.name).unwrap_or_default(), p.unit))
+            .collect()
+    }
+
+    /// Checks every range and converts to engine units.
+    pub fn validate(&self) -> Result<HerdParams, SimError> {
+        fn secs(param: &'static str, s: f64, positive: bool) -> Result<SimDuration, SimError> {
+            let d = SimDuration::try_from_secs_f64(s);
+            match d {
+                Some(d) if !positive || d.as_nanos() > 0 => Ok(d),
+                None if s.is_finite() && s > 0.0 => Err(SimError::TooLarge {
+                    param,
+                    value: fmt_num(s),
+                    max: format!("{MAX_HORIZON_S} s"),
+                }),
+                _ if positive => Err(SimError::MustBePositive {
+                    param,
+                    value: fmt_num(s),
+                }),
+                _ => Err(SimError::MustBeNonNegative {
+                    param,
+                    value: fmt_num(s),
+                }),
+            }
+        }
+        let too_large =
+            |param, value: String, max: String| SimError::TooLarge { param, value, max };
+
+        if self.clients == 0 {
+            return Err(SimError::MustBePositive {
+                param: "clients",
+                value: "0".into(),
+            });
+        }
+        if self.clients > MAX_CLIENTS {
+            return Err(too_large(
+                "clients",
+                self.clients.to_string(),
+                MAX_CLIENTS.to_string(),
+            ));
+        }
+        if self.workers == 0 {
+            return Err(SimError::MustBePositive {
+                param: "workers",
+                value: "0".into(),
+            });
+        }
+        if self.workers > MAX_WORKERS {
+            return Err(too_large(
+                "workers",
+                self.workers.to_string(),
+                MAX_WORKERS.to_string(),
+            ));
+        }
+        for (param, v) in [
+            ("jitter", self.jitter_s),
+            ("horizon", self.horizon_s),
+            ("backoff-base", self.backoff_base_s),
+            ("backoff-cap", self.backoff_cap_s),
+        ] {
+            if v > MAX_HORIZON_S {
+                return Err(too_large(param, fmt_num(v), format!("{MAX_HORIZON_S} s")));
+            }
+        }
+        let jitter = secs("jitter", self.jitter_s, false)?;
+        let handshake =
+            secs("handshake-ms", self.handshake_ms / 1e3, true).map_err(|e| match e {
+                SimError::MustBePositive { .. } => SimError::MustBePositive {
+                    param: "handshake-ms",
+                    value: fmt_num(self.handshake_ms),
+                },
+                other => other,
+            })?;
+        let backoff_base = secs("backoff-base", self.backoff_base_s, true)?;
+        let backoff_cap = secs("backoff-cap", self.backoff_cap_s, true)?;
+        if backoff_cap < backoff_base {
+            return Err(SimError::CapBelowBase {
+                cap_s: self.backoff_cap_s,
+                base_s: self.backoff_base_s,
+            });
+        }
+        let timeout = match self.timeout_s {
+            None => None,
+            Some(t) if t > MAX_HORIZON_S => None,
+            Some(t) => Some(secs("timeout", t, true)?),
+        };
+        let horizon = secs("horizon", self.horizon_s, true)?;
+        if horizon < jitter {
+            return Err(SimError::HorizonTooShort {
+                horizon_s: self.horizon_s,
+                jitter_s: self.jitter_s,
+            });
+        }
+        // In u32 range (checked above).
+        let clients = u32::try_from(self.clients).unwrap_or(u32::MAX);
+        let workers = u32::try_from(self.workers).unwrap_or(u32::MAX);
+        Ok(HerdParams {
+            clients,
+            jitter,
+            workers,
+            handshake,
+            backlog: self.backlog,
+            backoff: self.backoff,
+            backoff_base,
+            backoff_cap,
+            timeout,
+            horizon: SimTime(horizon.as_nanos()),
+        })
+    }
+}
+
+/// Validated herd parameters in engine units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HerdParams {
+    /// Clients (>= 1).
+    pub clients: u32,
+    /// Spread of first attempts.
+    pub jitter: SimDuration,
+    /// Workers (>= 1).
+    pub workers: u32,
+    /// Time per handshake (>= 1 ns).
+    pub handshake: SimDuration,
+    /// Accept-queue size; `None` = unlimited.
+    pub backlog: Option<u64>,
+    /// Retry policy.
+    pub backoff: BackoffPolicy,
+    /// Backoff base.
+    pub backoff_base: SimDuration,
+    /// Backoff cap (>= base).
+    pub backoff_cap: SimDuration,
+    /// Longest queue wait; `None` = never give up.
+    pub timeout: Option<SimDuration>,
+    /// Stop time (>= jitter).
+    pub horizon: SimTime,
+}
+
+impl HerdParams {
+    /// Handshakes per second the server can do.
+    pub fn capacity_per_s(&self) -> f64 {
+        f64::from(self.workers) * NANOS_PER_SEC as f64 / self.handshake.as_nanos() as f64
+    }
+
+    /// Estimated peak memory per client, in bytes: its pending event (16 bytes,
+    /// which carries all its state) times the event queue's worst measured buffer
+    /// slack (3x), plus its queued start time when the backlog is unlimited.
+    pub fn bytes_per_client(&self) -> u64 {
+        let mut b = 48;
+        if self.backlog.is_none() {
+            b += 8;
+        }
+        b
+    }
+
+    /// Estimated peak memory of a run.
+    pub fn memory(&self) -> MemoryEstimate {
+        let fixed = 16 << 20; // recorder bins, histogram, binary
+        let per_second = self.horizon.as_nanos() / NANOS_PER_SEC * 8;
+        MemoryEstimate::new(
+            "clients",
+            u64::from(self.clients),
+            "client",
+            self.bytes_per_client(),
+            fixed + per_second + u64::from(self.workers) * 8,
+        )
+    }
+
+    /// Estimated peak memory of a run, in bytes.
+    pub fn estimated_bytes(&self) -> u64 {
+        self.memory().total_bytes
+    }
+
+    /// Refuses a run that would not fit in `available` bytes.
+    pub fn check_memory(&self, available: Option<u64>) -> Result<(), SimError> {
+        self.memory().check(available)
+    }
+}
+
+impl ScenarioSpec for HerdConfig {
+    type Model = Herd;
+    const NAME: &'static str = NAME;
+    const PARAMS: &'static [ParamInfo] = PARAMS;
+
+    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
+        HerdConfig::set(self, name, value)
+    }
+
+    fn get(&self, name: &str) -> Option<String> {
+        HerdConfig::get(self, name)
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        HerdConfig::parameters(self)
+    }
+
+    fn memory(&self) -> Result<MemoryEstimate, SimError> {
+        Ok(HerdConfig::validate(self)?.memory())
+    }
+
+    fn build(&self) -> Result<Herd, SimError> {
+        Herd::new(self.clone())
+    }
+}
+
+/// Draws the next backoff sleep for a client with `failures` failed attempts so
+/// far (>= 1); `prev` is its previous sleep (only used, and updated, by
+/// decorrelated backoff).
+#[inline]
+pub fn backoff_sleep(
+    policy: BackoffPolicy,
+    base: SimDuration,
+    cap: SimDuration,
+    failures: u32,
+    prev: &mut u64,
+    rng: &mut SimRng,
+) -> SimDuration {
+    let (base, cap) = (base.as_nanos(), cap.as_nanos());
+    let exp_ceiling = || {
+        let attempt = failures.saturating_sub(1);
+        if attempt >= 63 {
+            cap
+        } else {
+            cap.min(base.saturating_mul(1u64 << attempt))
+        }
+    };
+    SimDuration(match policy {
+        BackoffPolicy::None => base,
+        BackoffPolicy::Exponential => exp_ceiling(),
+        BackoffPolicy::FullJitter => rng.between(0, exp_ceiling()),
+        BackoffPolicy::Decorrelated => {
+            let hi = (*prev).max(base).saturating_mul(3);
+            let s = cap.min(rng.between(base, hi));
+            *prev = s;
+            s
+        }
+    })
+}
+
+/// The herd's one event: a client's connection attempt, carrying the client's
+/// whole state packed in 64 bits: first-attempt grid index (bits 24..64),
+/// failures so far (bits 16..24, saturating at 255) and the previous backoff
+/// sleep in cap/65,535 units (bits 0..16, decorrelated backoff only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HerdEvent(u64);
+
+/// Largest first-attempt grid index (40 bits).
+const FIRST_MAX: u64 = (1 << 40) - 1;
+
+impl HerdEvent {
+    #[inline]
+    fn new(first_k: u64, failures: u8, prev_q: u16) -> Self {
+        HerdEvent((first_k << 24) | (u64::from(failures) << 16) | u64::from(prev_q))
+    }
+    #[inline]
+    fn first_k(self) -> u64 {
+        self.0 >> 24
+    }
+    #[inline]
+    fn failures(self) -> u8 {
+        (self.0 >> 16) as u8
+    }
+    #[inline]
+    fn prev_q(self) -> u16 {
+        self.0 as u16
+    }
+}
+
+/// The herd model's state; see the module documentation.
+#[derive(Debug)]
+pub struct Herd {
+    cfg: HerdConfig,
+    p: HerdParams,
+    /// First attempts fall on multiples of this many nanoseconds.
+    first_step: u64,
+    /// Unit of the remembered previous sleep (decorrelated backoff), ns.
+    prev_unit: u64,
+    /// Start times of queued attempts that have not started yet (nondecreasing).
+    waiting: VecDeque<u64>,
+    /// When each worker slot is next free; slot `n mod workers` serves attempt n.
+    free_at: Vec<u64>,
+    slot: usize,
+    backlog_limit: u64,
+    /// Next base-bin boundary at which to sample the queue depth.
+    next_sample: u64,
+    sample_every: u64,
+    busy_by_second: Vec<u64>,
+    ids: Option<Ids>,
+    attempts: u64,
+    refused: u64,
+    timeouts: u64,
+    wasted: u64,
+    connected: u64,
+    in_flight: u64,
+    peak_queue: u64,
+    p99_target: u64,
+    time_to_p99: Option<u64>,
+    time_to_all: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ids {
+    connected: SeriesId,
+    arrivals: SeriesId,
+    queue: SeriesId,
+    util: SeriesId,
+    refused: SeriesId,
+    timeouts: SeriesId,
+    latency: LatencyId,
+}
+
+impl Herd {
+    /// A herd ready to run; memory for per-client state is allocated in `init`.
+    pub fn new(cfg: HerdConfig) -> Result<Self, SimError> {
+        let p = cfg.validate()?;
+        let n = u64::from(p.clients);
+        Ok(Self {
+            cfg,
+            p,
+            first_step: p.jitter.as_nanos().div_ceil(FIRST_MAX).max(1),
+            prev_unit: p
+                .backoff_cap
+                .as_nanos()
+                .div_ceil(u64::from(u16::MAX))
+                .max(1),
+            waiting: VecDeque::new(),
+            free_at: Vec::new(),
+            slot: 0,
+            backlog_limit: p.backlog.unwrap_or(u64::MAX),
+            next_sample: 0,
+            sample_every: 1,
+            busy_by_second: Vec::new(),
+            ids: None,
+            attempts: 0,
+            refused: 0,
+            timeouts: 0,
+            wasted: 0,
+            connected: 0,
+            in_flight: 0,
+            peak_queue: 0,
+            p99_target: (n * 99).div_ceil(100).max(1),
+            time_to_p99: None,
+            time_to_all: None,
+        })
+    }
+
+    /// The validated parameters.
+    pub fn params(&self) -> &HerdParams {
+        &self.p
+    }
+
+    /// Removes queued attempts that a worker has taken by time `t`.
+    #[inline]
+    fn retire(&mut self, t: u64) {
+        while let Some(&s) = self.waiting.front() {
+            if s > t {
+                break;
+            }
+            self.waiting.pop_front();
+        }
+    }
+
+    /// Samples the queue depth at every base-bin boundary up to `t`, so the
+    /// queue-depth series also shows the queue draining between arrivals.
+    #[inline]
+    fn sample_until(&mut self, eng: &mut Engine<HerdEvent>, ids: Ids, t: u64) {
+        while self.next_sample <= t {
+            let b = self.next_sample;
+            self.retire(b);
+            eng.rec
+                .gauge_max(ids.queue, SimTime(b), self.waiting.len() as u64);
+            self.next_sample = b.saturating_add(self.sample_every);
+            if self.next_sample == u64::MAX {
+                break;
+            }
+        }
+    }
+
+    /// Adds the busy span `[start, end)` (clipped to the horizon) to the per-second
+    /// tallies behind `peak_utilization`.
+    #[inline]
+    fn add_busy_seconds(&mut self, start: u64, end: u64) {
+        let end = end.min(self.p.horizon.as_nanos());
+        let mut s = start;
+        while s < end {
+            let sec = (s / NANOS_PER_SEC) as usize;
+            let upto = end.min((sec as u64 + 1) * NANOS_PER_SEC);
+            if let Some(b) = self.busy_by_second.get_mut(sec) {
+                *b += upto - s;
+            }
+            s = upto;
+        }
+    }
+
+    /// Schedules the client's next attempt after a failure noticed at `at`.
+    #[inline]
+    fn retry(&mut self, eng: &mut Engine<HerdEvent>, ev: HerdEvent, at: u64) {
+        let f = ev.failures().saturating_add(1);
+        let decorrelated = self.p.backoff == BackoffPolicy::Decorrelated;
+        let mut prev = if decorrelated {
+            u64::from(ev.prev_q()) * self.prev_unit
+        } else {
+            0
+        };
+        let sleep = backoff_sleep(
+            self.p.backoff,
+            self.p.backoff_base,
+            self.p.backoff_cap,
+            u32::from(f),
+            &mut prev,
+            eng.rng(),
+        );
+        let prev_q = if decorrelated {
+            u16::try_from(prev.div_ceil(self.prev_unit)).unwrap_or(u16::MAX)
+        } else {
+            0
+        };
+        eng.schedule_at(SimTime(at) + sleep, HerdEvent::new(ev.first_k(), f, prev_q));
+    }
+
+    fn ids(&self) -> Ids {
+        self.ids
+            .unwrap_or_else(|| unreachable!("Herd::init registers the series first"))
+    }
+}
+
+impl Scenario for Herd {
+    type Event = HerdEvent;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn parameters(&self) -> Vec<Parameter> {
+        self.cfg.parameters()
+    }
+
+    fn horizon(&self) -> SimTime {
+        self.p.horizon
+    }
+
+    fn init(&mut self, eng: &mut Engine<HerdEvent>) {
+        let rec = &mut eng.rec;
+        let ids = Ids {
+            connected: rec.add_series(
+                "connected",
+                "clients",
+                "clients connected",
+                SeriesKind::Cumulative,
+            ),
+            arrivals: rec.add_series(
+                "arrivals_per_s",
+                "1/s",
+                "attempts per second (first tries and retries)",
+                SeriesKind::Rate,
+            ),
+            queue: rec.add_series(
+                "queue_depth",
+                "entries",
+                "accept-queue depth (max in interval)",
+                SeriesKind::GaugeMax,
+            ),
+            util: rec.add_series(
+                "utilization",
+                "fraction",
+                "worker utilization",
+                SeriesKind::Utilization {
+                    capacity: u64::from(self.p.workers),
+                },
+            ),
+            refused: rec.add_series(
+                "refused_per_s",
+                "1/s",
+                "attempts refused per second",
+                SeriesKind::Rate,
+            ),
+            timeouts: rec.add_series(
+                "timeouts_per_s",
+                "1/s",
+                "attempts timed out per second",
+                SeriesKind::Rate,
+            ),
+            latency: rec.add_latency("connect_latency"),
+        };
+        self.sample_every = rec.base_interval().as_nanos();
+        self.ids = Some(ids);
+
+        self.free_at = vec![0; self.p.workers as usize];
+        let queue_cap = self.p.backlog.map_or(4096, |b| b.min(1 << 20));
+        self.waiting = VecDeque::with_capacity(queue_cap.min(u64::from(self.p.clients)) as usize);
+        let seconds = (self.p.horizon.as_nanos() / NANOS_PER_SEC) as usize + 1;
+        self.busy_by_second = vec![0; seconds];
+
+        // Decorrelated backoff starts from previous sleep = base.
+        let prev_q = if self.p.backoff == BackoffPolicy::Decorrelated {
+            let q = self.p.backoff_base.as_nanos().div_ceil(self.prev_unit);
+            u16::try_from(q).unwrap_or(u16::MAX)
+        } else {
+            0
+        };
+        let k_max = self.p.jitter.as_nanos() / self.first_step;
+        for _ in 0..self.p.clients {
+            let k = eng.rng().between(0, k_max);
+            eng.schedule_at(SimTime(k * self.first_step), HerdEvent::new(k, 0, prev_q));
+        }
+    }
+
+    #[inline]
+    fn handle(&mut self, eng: &mut Engine<HerdEvent>, event: HerdEvent) {
+        let ids = self.ids();
+        let t = eng.now().as_nanos();
+        let horizon = self.p.horizon.as_nanos();
+        let h = self.p.handshake.as_nanos();
+        if t >= self.next_sample {
+            self.sample_until(eng, ids, t);
+        }
+        self.retire(t);
+        self.attempts += 1;
+        eng.rec.count(ids.arrivals, SimTime(t), 1);
+
+        let start = t.max(self.free_at[self.slot]);
+        if start > t && self.waiting.len() as u64 >= self.backlog_limit {
+            self.refused += 1;
+            eng.rec.count(ids.refused, SimTime(t), 1);
+            self.retry(eng, event, t);
+            return;
+        }
+
+        // Accepted: the worker slot is committed and the handshake will happen.
+        let done = start.saturating_add(h);
+        self.free_at[self.slot] = done;
+        self.slot += 1;
+        if self.slot == self.free_at.len() {
+            self.slot = 0;
+        }
+        if start > t {
+            self.waiting.push_back(start);
+            let depth = self.waiting.len() as u64;
+            self.peak_queue = self.peak_queue.max(depth);
+            eng.rec.gauge_max(ids.queue, SimTime(t), depth);
+        }
+        eng.rec.busy(ids.util, SimTime(start), SimTime(done));
+        self.add_busy_seconds(start, done);
+
+        let timed_out = self.p.timeout.filter(|to| start - t > to.as_nanos());
+        if let Some(to) = timed_out {
+            let gave_up = t.saturating_add(to.as_nanos());
+            if gave_up <= horizon {
+                self.timeouts += 1;
+                eng.rec.count(ids.timeouts, SimTime(gave_up), 1);
+            }
+            if done <= horizon {
+                self.wasted += 1;
+            } else {
+                self.in_flight += 1;
+            }
+            self.retry(eng, event, gave_up);
+        } else if done <= horizon {
+            self.connected += 1;
+            eng.rec.count(ids.connected, SimTime(done), 1);
+            let first = event.first_k() * self.first_step;
+            eng.rec.latency(ids.latency, SimDuration(done - first));
+            if self.connected == self.p99_target {
+                self.time_to_p99 = Some(done);
+            }
+            if self.connected == u64::from(self.p.clients) {
+                self.time_to_all = Some(done);
+            }
+        } else {
+            self.in_flight += 1;
+        }
+    }
+
+    fn finish(&mut self, eng: &mut Engine<HerdEvent>) -> Finish {
+        let ids = self.ids();
+        let horizon = self.p.horizon.as_nanos();
+        let end = self.time_to_all.unwrap_or(horizon);
+        // Sample the queue up to the last bin that will be reported.
+        let last_bin_start = end.saturating_sub(1) / self.sample_every * self.sample_every;
+        self.sample_until(eng, ids, last_bin_start);
+
+        let n = u64::from(self.p.clients);
+        let capacity = self.p.capacity_per_s();
+        let busiest = self.busy_by_second.iter().copied().max().unwrap_or(0);
+        let peak_util = busiest as f64 / (f64::from(self.p.workers) * NANOS_PER_SEC as f64);
+        let lat = eng.rec.latency_summary(ids.latency);
+        let ms = |ns: f64| ns / 1e6;
+        let secs = |ns: u64| ns as f64 / NANOS_PER_SEC as f64;
+        let fluid = self.p.jitter.as_secs_f64().max(n as f64 / capacity);
+        let values: Vec<Option<f64>> = vec![
+            self.time_to_all.map(secs),
+            self.time_to_p99.map(secs),
+            Some(self.connected as f64),
+            Some(self.attempts as f64),
+            Some(self.refused as f64),
+            Some(self.timeouts as f64),
+            Some(self.wasted as f64),
+            Some(self.peak_queue as f64),
+            Some(peak_util),
+            lat.map(|l| ms(l.mean_ns)),
+            lat.map(|l| ms(l.p50_ns as f64)),
+            lat.map(|l| ms(l.p90_ns as f64)),
+            lat.map(|l| ms(l.p99_ns as f64)),
+            lat.map(|l| ms(l.max_ns as f64)),
+            Some(capacity),
+            Some(fluid),
+            Some((n - self.connected) as f64),
+            Some(self.in_flight as f64),
+        ];
+        let metrics = METRICS
+            .iter()
+            .zip(values)
+            .map(|(info, v)| Metric::new(info.name, v, info.unit, info.help))
+            .collect();
+        Finish {
+            metrics,
+            end: SimTime(end),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
