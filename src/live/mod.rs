@@ -6,6 +6,7 @@
 //! - [`http`]: axum routes for short poll, long poll, SSE and publish
 //! - [`ws`]: the WebSocket handshake (with the Origin check), echo and chat sessions
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
+//! - [`herd`]: the thundering herd run for real, filling the model's `Report`
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
@@ -17,6 +18,7 @@ pub mod addr;
 pub mod chat;
 pub mod error;
 pub mod feed;
+pub mod herd;
 mod http;
 pub mod limits;
 pub mod origin;

@@ -163,4 +163,8 @@ pub enum SimError {
     /// JSON encoding failed.
     #[error("cannot encode the report as JSON: {0}")]
     Json(#[from] serde_json::Error),
+
+    /// A live (loopback) run could not start or was refused (`--live`).
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
 }

@@ -442,3 +442,86 @@ fn lab_serve_serves_until_sigint_and_exits_0() {
         "{rest:?}"
     );
 }
+
+/// Metric, parameter or series names of a JSON report.
+fn keys(report: &serde_json::Value, field: &str) -> Vec<String> {
+    report[field]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn herd_live_fills_the_same_report_as_the_model() {
+    let args = [
+        "simulate",
+        "herd",
+        "--clients",
+        "60",
+        "--jitter",
+        "0.3",
+        "--handshake-ms",
+        "1",
+        "--horizon",
+        "20",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    let model: serde_json::Value =
+        serde_json::from_str(&super::swelearn(&args).ok()).expect("model json");
+    let mut live_args = args.to_vec();
+    live_args.push("--live");
+    let live: serde_json::Value =
+        serde_json::from_str(&super::swelearn(&live_args).ok()).expect("live json");
+
+    assert_eq!(
+        (&model["backend"], &live["backend"]),
+        (&"model".into(), &"live".into())
+    );
+    assert_eq!(model["scenario"], live["scenario"]);
+    assert_eq!(model["seed"], live["seed"]);
+    let extra = |model: Vec<String>, live: Vec<String>| -> Vec<String> {
+        assert!(
+            model.iter().all(|k| live.contains(k)),
+            "{model:?} in {live:?}"
+        );
+        live.into_iter().filter(|k| !model.contains(k)).collect()
+    };
+    assert_eq!(
+        extra(keys(&model, "metrics"), keys(&live, "metrics")),
+        ["listen_overflows"]
+    );
+    assert_eq!(
+        extra(keys(&model, "parameters"), keys(&live, "parameters")),
+        ["time_scale"]
+    );
+    assert_eq!(keys(&model, "series"), keys(&live, "series"));
+    let lens: Vec<usize> = live["series"]
+        .as_object()
+        .expect("series")
+        .values()
+        .map(|s| s["values"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert!(
+        lens[0] > 0 && lens.iter().all(|&l| l == lens[0]),
+        "{lens:?}"
+    );
+
+    let m = |name: &str| live["metrics"][name]["value"].as_f64();
+    assert_eq!(m("connected"), Some(60.0));
+    assert_eq!(m("still_trying"), Some(0.0));
+    let all = m("time_to_all_s").expect("everyone connected");
+    assert!((0.0..20.0).contains(&all), "{all}");
+    assert!(m("connect_latency_p99_ms").is_some());
+    assert!(live["wall_time_s"].as_f64().is_some());
+}
+
+#[test]
+fn herd_live_refuses_runs_beyond_its_bounds() {
+    let run = super::swelearn(&["simulate", "herd", "--live", "--clients", "100000"]);
+    assert_eq!(run.code(), 2);
+    assert!(run.stderr().contains("at most 5000"), "{}", run.stderr());
+    let run = super::swelearn(&["simulate", "herd", "--time-scale", "10"]);
+    assert_eq!(run.code(), 2, "--time-scale needs --live");
+}
