@@ -99,10 +99,7 @@ impl<'a> SimApp<'a> {
     /// When the longest run ended, in seconds (compared runs can end apart,
     /// e.g. a slow detector's run outlasts a fast one's).
     pub fn end_s(&self) -> f64 {
-        self.runs
-            .iter()
-            .map(|(_, r)| r.end_s)
-            .fold(0.0, f64::max)
+        self.runs.iter().map(|(_, r)| r.end_s).fold(0.0, f64::max)
     }
 
     /// Virtual time at the cursor, in seconds.
