@@ -364,6 +364,8 @@ fn bad_parameters_give_the_right_errors() {
         (&[("hold", "-3")], "--hold"),
         (&[("rtt-ms", "-1")], "--rtt-ms"),
         (&[("duration", "1e9")], "--duration"),
+        (&[("interval", "0.000001")], "--duration"),
+        (&[("duration", "1e7")], "--event-rate"),
         (&[("event-bytes", "-5")], "--event-bytes"),
         (&[("request-bytes", "lots")], "--request-bytes"),
         (&[("colour", "red")], "colour"),
