@@ -85,7 +85,7 @@ pub enum SimulateCommand {
     /// Thundering herd: every client reconnects after a server restart.
     #[command(long_about = HERD_ABOUT, after_help = HERD_EXAMPLES)]
     Herd(HerdArgs),
-    /// Heartbeats: how long half-open connections linger, app pings vs TCP keepalive.
+    /// Heartbeats: half-open connections, app pings vs TCP keepalive.
     #[command(
         long_about = heartbeat::HEARTBEAT_ABOUT,
         after_help = heartbeat::HEARTBEAT_EXAMPLES

@@ -76,6 +76,9 @@ pub const MAX_CLIENTS: u64 = 100_000_000;
 pub const MAX_EVENTS: u64 = 10_000_000;
 /// Most timer groups x events short polling may step through.
 pub const MAX_POLL_WORK: u64 = 500_000_000;
+/// Most engine events (polls, hold timeouts, re-requests, publications) a run
+/// may be expected to take.
+pub const MAX_ENGINE_EVENTS: f64 = 200_000_000.0;
 /// Longest duration or timer, in seconds (about 116 days).
 pub const MAX_SECONDS: f64 = 10_000_000.0;
 /// Most timer phases (groups) per protocol.
@@ -515,6 +518,26 @@ impl RacerConfig {
                     fmt_num(max_rate(MAX_POLL_WORK / sp_groups)),
                     sp_groups,
                     fmt_num(self.duration_s)
+                ),
+            ));
+        }
+        // Engine events per second of the window, at worst: every short-polling
+        // group polls each interval, every long-polling group times out each
+        // hold (an idle feed) or re-requests each round trip (a busy one), and
+        // each publication is one event.
+        let per_s = sp_groups as f64 / interval.as_secs_f64()
+            + lp_groups as f64 / (hold.as_secs_f64() + rtt.as_secs_f64())
+            + 1.0 / rtt.as_secs_f64().max(1e-3)
+            + self.event_rate;
+        if per_s * self.duration_s > MAX_ENGINE_EVENTS {
+            let max_s = (MAX_ENGINE_EVENTS / per_s).floor();
+            return Err(too_large(
+                "duration",
+                fmt_num(self.duration_s),
+                format!(
+                    "{} s with these timers (about {} timer events per simulated second; at most {MAX_ENGINE_EVENTS} in all); use a longer --interval or --hold, or fewer clients",
+                    fmt_num(max_s),
+                    per_s.round()
                 ),
             ));
         }

@@ -364,6 +364,8 @@ fn bad_parameters_give_the_right_errors() {
         (&[("hold", "-3")], "--hold"),
         (&[("rtt-ms", "-1")], "--rtt-ms"),
         (&[("duration", "1e9")], "--duration"),
+        (&[("interval", "0.000001")], "--duration"),
+        (&[("duration", "1e7")], "--event-rate"),
         (&[("event-bytes", "-5")], "--event-bytes"),
         (&[("request-bytes", "lots")], "--request-bytes"),
         (&[("colour", "red")], "colour"),
@@ -395,4 +397,44 @@ fn values_accept_units_and_aliases() {
     assert_eq!(c.event_bytes, 64);
     assert_eq!(c.clients, 1000);
     assert_eq!(c.get("rtt_ms").as_deref(), Some("200"));
+}
+
+#[test]
+fn predict_items_teach_what_the_model_shows() {
+    // Every embedded predict item on this scenario runs, and the value its
+    // explanation teaches is within the item's own tolerance of the result.
+    use crate::content::catalog::Catalog;
+    use crate::learn::quiz::{ItemBody, parse_quiz_bank};
+    let taught = [
+        ("short-polling-predict-mean-latency", 5000.0),
+        ("choosing-a-transport-predict-idle-long-poll", 997.0),
+        ("choosing-a-transport-predict-long-poll-busy", 2000.0),
+        ("choosing-a-transport-predict-websocket-bytes", 1_020_000.0),
+    ];
+    let catalog = Catalog::load(&[]).expect("embedded content loads");
+    let mut seen = 0;
+    for file in catalog.quiz_files() {
+        let bank = parse_quiz_bank(&file.path, &file.text).expect("valid bank");
+        for item in &bank.items {
+            let ItemBody::Predict(p) = &item.body else {
+                continue;
+            };
+            if p.scenario != NAME {
+                continue;
+            }
+            let r = crate::sim::registry::run_by_name(NAME, &p.params, 7).expect("runs");
+            let got = metric(&r, &p.metric);
+            let (_, want) = taught
+                .iter()
+                .find(|(id, _)| *id == item.id)
+                .unwrap_or_else(|| panic!("add {} to the taught values", item.id));
+            assert!(
+                p.tolerance.accepts(got, *want),
+                "{}: model {got}, taught {want}",
+                item.id
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, taught.len());
 }
