@@ -12,7 +12,7 @@
 use super::error::SimError;
 use super::report::Report;
 use super::runner;
-use super::scenarios::herd;
+use super::scenarios::{backpressure, balance, chat, herd};
 
 /// One parameter of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +64,44 @@ pub struct ScenarioInfo {
     pub check_param: CheckParamFn,
 }
 
-static SCENARIOS: &[ScenarioInfo] = &[ScenarioInfo {
-    name: herd::NAME,
-    summary: "a server restarts and every client reconnects at once: accept queue, refusals, timeouts, backoff",
-    params: herd::PARAMS,
-    metrics: herd::METRICS,
-    series: herd::SERIES,
-    run: runner::run_named::<herd::HerdConfig>,
-    check_param: runner::check_named::<herd::HerdConfig>,
-}];
+static SCENARIOS: &[ScenarioInfo] = &[
+    ScenarioInfo {
+        name: herd::NAME,
+        summary: "a server restarts and every client reconnects at once: accept queue, refusals, timeouts, backoff",
+        params: herd::PARAMS,
+        metrics: herd::METRICS,
+        series: herd::SERIES,
+        run: runner::run_named::<herd::HerdConfig>,
+        check_param: runner::check_named::<herd::HerdConfig>,
+    },
+    ScenarioInfo {
+        name: balance::NAME,
+        summary: "stateful clients behind a load balancer: round-robin vs least-connections vs hashing, a server leaves and returns",
+        params: balance::PARAMS,
+        metrics: balance::METRICS,
+        series: balance::SERIES,
+        run: runner::run_named::<balance::BalanceConfig>,
+        check_param: runner::check_named::<balance::BalanceConfig>,
+    },
+    ScenarioInfo {
+        name: backpressure::NAME,
+        summary: "a producer broadcasting to fast and slow consumers: unbounded buffers, drops, disconnects, throttling",
+        params: backpressure::PARAMS,
+        metrics: backpressure::METRICS,
+        series: backpressure::SERIES,
+        run: runner::run_named::<backpressure::BackpressureConfig>,
+        check_param: runner::check_named::<backpressure::BackpressureConfig>,
+    },
+    ScenarioInfo {
+        name: chat::NAME,
+        summary: "chat rooms spread over servers, with or without a pub/sub broker: who receives, latency, fan-out cost",
+        params: chat::PARAMS,
+        metrics: chat::METRICS,
+        series: chat::SERIES,
+        run: runner::run_named::<chat::ChatConfig>,
+        check_param: runner::check_named::<chat::ChatConfig>,
+    },
+];
 
 /// Every registered scenario.
 pub fn scenarios() -> &'static [ScenarioInfo] {
@@ -129,7 +158,10 @@ mod tests {
 
     #[test]
     fn registry_lists_the_herd_and_its_metrics() {
-        assert_eq!(scenario_names(), vec!["herd"]);
+        assert_eq!(
+            scenario_names(),
+            vec!["herd", "balance", "backpressure", "chat"]
+        );
         let m = metric_names("herd").expect("herd is registered");
         for name in [
             "time_to_all_s",
