@@ -27,6 +27,9 @@ use crate::output::text::{TextOptions, render_report};
 use crate::sim::engine::Progress;
 use crate::sim::error::SimError;
 use crate::sim::runner::{compare_spec, run_spec};
+use crate::sim::scenarios::backpressure::{BackpressureConfig, BufferPolicy};
+use crate::sim::scenarios::balance::{BalanceConfig, Policy};
+use crate::sim::scenarios::chat::{BrokerMode, ChatConfig};
 use crate::sim::scenarios::herd::{BackoffPolicy, HerdConfig};
 use crate::sim::spec::ScenarioSpec;
 
@@ -79,6 +82,157 @@ still_trying, in_flight_at_end.
 Series: connected, arrivals_per_s, queue_depth, utilization, refused_per_s,
 timeouts_per_s.";
 
+const BALANCE_ABOUT: &str = "\
+Load balancing stateful connections: round-robin vs least-connections vs
+hashing, and what a server leaving and returning does to sessions.
+
+The model: --clients clients connect at t = 0 through a load balancer to
+--servers servers. A connection lasts uniform [0, 2 x --lifetime] seconds; the
+client is then offline for uniform [0, 2 x --think] seconds and reconnects,
+and the balancer routes the new connection by --policy:
+round-robin (the next live server in turn), least-connections (the live server
+with the fewest connections), ip-hash (alias sticky: the client's fixed hash
+modulo the number of live servers) or consistent-hash (a hash ring with
+--vnodes points per server). A client keeps session state on the server of its
+last connection; a reconnection that lands elsewhere is a session miss and the
+session is rebuilt there. At --fail-at the last server leaves: its connections
+drop and those clients reconnect within --reconnect-jitter seconds (forced
+reconnects). At --recover-at it returns, empty; open connections stay put.
+
+What to look for (theory): round-robin misses about (S-1)/S of reconnections;
+hashing misses none until the pool changes. When one of S servers leaves,
+modulo hashing remaps about (S-1)/S of all clients (exactly: a key stays iff
+k mod S == k mod (S-1)), a hash ring only the leaving server's 1/S, and both
+move the same clients back when it returns. imbalance is the busiest server's
+connections over the mean per live server, averaged over the run; a ring needs
+virtual nodes to be even.
+
+The run is a deterministic discrete-event simulation: the same flags and --seed
+give the same report, byte for byte (with --no-wall-time).";
+
+const BALANCE_EXAMPLES: &str = "\
+Examples:
+  swelearn simulate balance
+      10,000 clients, 10 servers, round-robin; server 9 leaves at 60 s.
+  swelearn simulate balance --compare policy=round-robin,sticky,consistent-hash
+      session misses and remapping per policy, same seed.
+  swelearn simulate balance --policy consistent-hash --compare vnodes=1,10,200
+      how virtual nodes even out a hash ring.
+  swelearn simulate balance --policy ip-hash --servers 4 --json \\
+      | jq .metrics.remapped_fraction.value
+  swelearn simulate balance --clients 1000000 --no-tui
+      a million clients, plain summary.
+
+Metrics (JSON names): imbalance, peak_imbalance, session_miss_ratio,
+session_misses, remapped_fraction, remapped_back_fraction, reconnects,
+connections, peak_server_connections.
+Series: session_misses_per_s, connections_max, connections_min, connected,
+live_servers, connects_per_s, forced_reconnects_per_s.";
+
+const BACKPRESSURE_ABOUT: &str = "\
+Backpressure: one producer broadcasting to fast and slow consumers, and what
+each per-connection buffer policy costs in memory, loss and latency.
+
+The model: a producer emits a --message-size byte message every 1/--rate
+seconds and offers it to each of --consumers connections. Each connection has
+an outbound buffer and a reader that takes one message at a time: the first
+--slow-consumers read --slow-rate messages/s, the others --fast-rate (each read
+takes uniform [0.5, 1.5] x the mean, for network jitter). A message is
+delivered when its read ends; latency runs from production to delivery.
+Buffered bytes are the waiting messages (the one being read is in the socket).
+
+--policy says what a connection does when its buffer (--buffer-limit bytes)
+has no room: unbounded (never full: memory grows), drop-oldest (drop the oldest
+waiting message: readers get fresh data), drop-newest (drop the arriving one:
+readers get stale data), disconnect (close the connection, like a browser
+bufferedAmount check or Redis' client-output-buffer-limit; what it held is
+lost) or throttle (the producer waits until every connection has room: nothing
+is lost, but everyone gets the slowest consumer's pace).
+
+What to look for (theory): an unbounded buffer grows at (rate - slow-rate) x
+message-size bytes/s per slow consumer (fluid_growth_bytes_per_s). A bounded
+one fills in capacity / (rate - slow-rate) s (first_disconnect_s), then holds
+a message about capacity / slow-rate s with drop-newest but only capacity /
+rate s with drop-oldest. Fast consumers' latency stays their read time, p99 =
+1.49 / fast-rate, unless the producer is throttled. Every message offered is
+delivered, dropped, waiting or being read: exactly.
+
+The run is a deterministic discrete-event simulation: the same flags and --seed
+give the same report, byte for byte (with --no-wall-time).";
+
+const BACKPRESSURE_EXAMPLES: &str = "\
+Examples:
+  swelearn simulate backpressure
+      1 slow consumer of 10, unbounded buffers: memory grows 512 kB/s.
+  swelearn simulate backpressure --compare \\
+      policy=unbounded,drop-oldest,drop-newest,disconnect,throttle
+      memory, loss and latency of each policy, same seed.
+  swelearn simulate backpressure --policy drop-oldest --compare \\
+      buffer-limit=64KiB,1MiB,16MiB
+      a bigger buffer holds more memory and older messages.
+  swelearn simulate backpressure --slow-consumers 3 --json \\
+      | jq .metrics.final_buffered_bytes.value
+  swelearn simulate backpressure --rate 20000 --fast-rate 40000 \\
+      --horizon 50 --no-tui
+      a million messages to 10 consumers.
+
+Metrics (JSON names): peak_buffered_bytes, final_buffered_bytes, dropped,
+disconnects, slow_latency_p99_ms, fast_latency_p99_ms, slow_latency_mean_ms,
+fast_latency_mean_ms, produced, delivered, throughput_per_s,
+first_disconnect_s, fluid_growth_bytes_per_s.
+Series: buffered_bytes, produced_per_s, delivered_per_s, dropped_per_s,
+connected_consumers.";
+
+const CHAT_ABOUT: &str = "\
+Distributed chat: rooms whose members sit on different servers, with or without
+a pub/sub broker between the servers, and what fan-out costs.
+
+The model: --clients clients are spread over --servers servers in turn (client
+i on server i mod servers). Each of --rooms rooms has --room-size members
+drawn at random from the clients. Every 1/--rate seconds a random member of a
+random room posts. Its server writes the message to the room's members on that
+server. With --broker pubsub it also publishes it to a broker, which forwards
+it (--hop-ms later) to every other server with members in the room, which
+writes it to its own members. With --broker none the members on other servers
+never get it. A server writes to one recipient at a time, --write-us each,
+first come first served; latency runs from posting to the recipient's write.
+
+What to look for (theory): without a broker a recipient is reached only if it
+shares the sender's server, so the delivery ratio is about 1/S (exactly
+sum_s (n_s/C)(n_s - 1)/(C - 1) for n_s clients on server s: the
+expected_delivery_ratio metric). With the broker every member but the sender
+is reached: messages x (room-size - 1) writes, and each message costs the
+broker one publish plus one forward per other server in the room. A large
+room makes each server write room-size/S times per message: the k-th
+recipient waits k x write-us, and once rate x room-size/S x write-us passes 1
+the servers fall behind without bound (max_server_utilization, in_flight).
+
+The run is a deterministic discrete-event simulation: the same flags and --seed
+give the same report, byte for byte (with --no-wall-time).";
+
+const CHAT_EXAMPLES: &str = "\
+Examples:
+  swelearn simulate chat
+      10 servers, 1,000 rooms of 50, 1,000 msg/s through a pub/sub broker.
+  swelearn simulate chat --compare broker=none,pubsub
+      without a broker only same-server members get the message (~1/S).
+  swelearn simulate chat --rooms 1 --room-size 10000 --rate 10
+      one 10,000-member room: ~1,000 writes per server per message.
+  swelearn simulate chat --rooms 1 --compare room-size=100,1000,10000 \\
+      --rate 50
+      fan-out cost grows with the room until the servers fall behind.
+  swelearn simulate chat --broker none --servers 4 --json \\
+      | jq .metrics.delivery_ratio.value
+  swelearn simulate chat --rate 100000 --room-size 10 --no-tui
+      a million messages in 10 s.
+
+Metrics (JSON names): delivery_ratio, expected_delivery_ratio,
+latency_{mean,p50,p99,max}_ms, fanout_writes_per_s (per server),
+broker_msgs_per_s, max_server_utilization, messages, intended, delivered,
+in_flight_at_end, missed.
+Series: deliveries_per_s, messages_per_s, broker_msgs_per_s, utilization,
+write_backlog_us.";
+
 /// The simulations `swelearn simulate` can run.
 #[derive(Debug, Clone, PartialEq, clap::Subcommand)]
 pub enum SimulateCommand {
@@ -94,6 +248,15 @@ pub enum SimulateCommand {
     /// The race: short polling, long polling, SSE and WebSocket on one feed.
     #[command(long_about = racer::RACER_ABOUT, after_help = racer::RACER_EXAMPLES)]
     Racer(RacerArgs),
+    /// Load balancing: sticky vs round-robin, hashing when a server leaves.
+    #[command(long_about = BALANCE_ABOUT, after_help = BALANCE_EXAMPLES)]
+    Balance(BalanceArgs),
+    /// Backpressure: slow consumers, buffer limits, drops and throttling.
+    #[command(long_about = BACKPRESSURE_ABOUT, after_help = BACKPRESSURE_EXAMPLES)]
+    Backpressure(BackpressureArgs),
+    /// Distributed chat: rooms across servers, with or without a pub/sub broker.
+    #[command(long_about = CHAT_ABOUT, after_help = CHAT_EXAMPLES)]
+    Chat(ChatArgs),
 }
 
 /// Retry policy after a refused or timed-out attempt.
@@ -116,6 +279,77 @@ impl From<BackoffArg> for BackoffPolicy {
             BackoffArg::Exponential => BackoffPolicy::Exponential,
             BackoffArg::FullJitter => BackoffPolicy::FullJitter,
             BackoffArg::Decorrelated => BackoffPolicy::Decorrelated,
+        }
+    }
+}
+
+/// How the balancer routes a new connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyArg {
+    /// The next live server in turn.
+    RoundRobin,
+    /// The live server with the fewest open connections.
+    LeastConnections,
+    /// Sticky: the client's hash modulo the live servers (alias: sticky).
+    #[value(alias = "sticky")]
+    IpHash,
+    /// Sticky: a hash ring with --vnodes points per server.
+    ConsistentHash,
+}
+
+impl From<PolicyArg> for Policy {
+    fn from(p: PolicyArg) -> Self {
+        match p {
+            PolicyArg::RoundRobin => Policy::RoundRobin,
+            PolicyArg::LeastConnections => Policy::LeastConnections,
+            PolicyArg::IpHash => Policy::IpHash,
+            PolicyArg::ConsistentHash => Policy::ConsistentHash,
+        }
+    }
+}
+
+/// What a connection does when its buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BufferPolicyArg {
+    /// No limit: every message waits and memory grows.
+    Unbounded,
+    /// Drop the oldest waiting message to make room.
+    DropOldest,
+    /// Drop the arriving message.
+    DropNewest,
+    /// Close the connection; what it held is lost.
+    Disconnect,
+    /// The producer waits until every connection has room.
+    Throttle,
+}
+
+impl From<BufferPolicyArg> for BufferPolicy {
+    fn from(p: BufferPolicyArg) -> Self {
+        match p {
+            BufferPolicyArg::Unbounded => BufferPolicy::Unbounded,
+            BufferPolicyArg::DropOldest => BufferPolicy::DropOldest,
+            BufferPolicyArg::DropNewest => BufferPolicy::DropNewest,
+            BufferPolicyArg::Disconnect => BufferPolicy::Disconnect,
+            BufferPolicyArg::Throttle => BufferPolicy::Throttle,
+        }
+    }
+}
+
+/// How chat servers share messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BrokerArg {
+    /// No broker: a server reaches only its own clients.
+    None,
+    /// A pub/sub broker forwards to every other server in the room.
+    #[value(alias = "redis")]
+    Pubsub,
+}
+
+impl From<BrokerArg> for BrokerMode {
+    fn from(b: BrokerArg) -> Self {
+        match b {
+            BrokerArg::None => BrokerMode::None,
+            BrokerArg::Pubsub => BrokerMode::PubSub,
         }
     }
 }
@@ -144,7 +378,8 @@ pub struct RunArgs {
     pub no_tui: bool,
 
     /// Run one variant per value of a parameter, same seed, and show them side
-    /// by side, e.g. jitter=0,30 or backoff=none,full-jitter (up to 8 values).
+    /// by side, e.g. jitter=0,30 or policy=round-robin,sticky (up to 8 values;
+    /// any flag of the scenario, without the dashes).
     #[arg(long, value_name = "PARAM=V1,V2[,...]")]
     pub compare: Option<String>,
 
@@ -271,6 +506,309 @@ impl HerdArgs {
     }
 }
 
+/// Flags of `swelearn simulate balance`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BalanceArgs {
+    /// Clients, each holding one connection and session state on its server.
+    #[arg(
+        long,
+        default_value_t = 10_000,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub clients: i64,
+
+    /// Servers behind the load balancer.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub servers: i64,
+
+    /// How the balancer routes each new connection.
+    #[arg(long, value_enum, default_value_t = PolicyArg::RoundRobin)]
+    pub policy: PolicyArg,
+
+    /// Points per server on the consistent-hash ring (virtual nodes).
+    #[arg(
+        long,
+        default_value_t = 100,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub vnodes: i64,
+
+    /// Mean connection lifetime in seconds; each lasts uniform [0, 2 x this].
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub lifetime: f64,
+
+    /// Mean offline gap before a client reconnects, in seconds; each is
+    /// uniform [0, 2 x this]; 0 = reconnect at once.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub think: f64,
+
+    /// When the last server leaves the pool, in seconds, or "none".
+    #[arg(long, default_value = "60", value_name = "SECONDS|none")]
+    pub fail_at: String,
+
+    /// When it returns (empty), in seconds, or "none".
+    #[arg(long, default_value = "90", value_name = "SECONDS|none")]
+    pub recover_at: String,
+
+    /// Forced reconnects are spread uniformly over this many seconds.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub reconnect_jitter: f64,
+
+    /// Virtual time at which the run stops, in seconds.
+    #[arg(
+        long,
+        default_value_t = 120.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub horizon: f64,
+
+    /// Seed and output flags.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl ScenarioArgs for BalanceArgs {
+    type Spec = BalanceConfig;
+    fn run_args(&self) -> &RunArgs {
+        &self.run
+    }
+    fn to_spec(&self) -> Result<BalanceConfig, SimError> {
+        let mut cfg = BalanceConfig::default();
+        cfg.set("clients", &self.clients.to_string())?;
+        cfg.set("servers", &self.servers.to_string())?;
+        cfg.set("vnodes", &self.vnodes.to_string())?;
+        cfg.policy = self.policy.into();
+        cfg.lifetime_s = self.lifetime;
+        cfg.think_s = self.think;
+        cfg.set("fail-at", &self.fail_at)?;
+        cfg.set("recover-at", &self.recover_at)?;
+        cfg.reconnect_jitter_s = self.reconnect_jitter;
+        cfg.horizon_s = self.horizon;
+        Ok(cfg)
+    }
+}
+
+/// Flags of `swelearn simulate backpressure`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct BackpressureArgs {
+    /// Connections the producer broadcasts every message to.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub consumers: i64,
+
+    /// How many of them are slow (read at --slow-rate).
+    #[arg(
+        long,
+        default_value_t = 1,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub slow_consumers: i64,
+
+    /// Messages produced per second.
+    #[arg(
+        long,
+        default_value_t = 1000.0,
+        value_name = "MSG/S",
+        allow_negative_numbers = true
+    )]
+    pub rate: f64,
+
+    /// Messages per second a fast consumer reads.
+    #[arg(
+        long,
+        default_value_t = 2000.0,
+        value_name = "MSG/S",
+        allow_negative_numbers = true
+    )]
+    pub fast_rate: f64,
+
+    /// Messages per second a slow consumer reads.
+    #[arg(
+        long,
+        default_value_t = 500.0,
+        value_name = "MSG/S",
+        allow_negative_numbers = true
+    )]
+    pub slow_rate: f64,
+
+    /// Bytes per message (units allowed: 1024, 4KiB).
+    #[arg(long, default_value = "1024", value_name = "BYTES")]
+    pub message_size: String,
+
+    /// What a connection does when its buffer has no room.
+    #[arg(long, value_enum, default_value_t = BufferPolicyArg::Unbounded)]
+    pub policy: BufferPolicyArg,
+
+    /// Bytes one connection may buffer (all policies but unbounded; 64KiB, 1MiB).
+    #[arg(long, default_value = "1MiB", value_name = "BYTES")]
+    pub buffer_limit: String,
+
+    /// The producer runs until this virtual time, in seconds.
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub horizon: f64,
+
+    /// Seed and output flags.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl ScenarioArgs for BackpressureArgs {
+    type Spec = BackpressureConfig;
+    fn run_args(&self) -> &RunArgs {
+        &self.run
+    }
+    fn to_spec(&self) -> Result<BackpressureConfig, SimError> {
+        let mut cfg = BackpressureConfig::default();
+        cfg.set("consumers", &self.consumers.to_string())?;
+        cfg.set("slow-consumers", &self.slow_consumers.to_string())?;
+        cfg.rate = self.rate;
+        cfg.fast_rate = self.fast_rate;
+        cfg.slow_rate = self.slow_rate;
+        cfg.set("message-size", &self.message_size)?;
+        cfg.policy = self.policy.into();
+        cfg.set("buffer-limit", &self.buffer_limit)?;
+        cfg.horizon_s = self.horizon;
+        Ok(cfg)
+    }
+}
+
+/// Flags of `swelearn simulate chat`.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ChatArgs {
+    /// Chat servers; client i connects to server i mod servers.
+    #[arg(
+        long,
+        default_value_t = 10,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub servers: i64,
+
+    /// Connected clients.
+    #[arg(
+        long,
+        default_value_t = 100_000,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub clients: i64,
+
+    /// Rooms; members are drawn at random from the clients.
+    #[arg(
+        long,
+        default_value_t = 1_000,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub rooms: i64,
+
+    /// Members per room (e.g. 10000 for one large room).
+    #[arg(
+        long,
+        default_value_t = 50,
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub room_size: i64,
+
+    /// Messages posted per second over all rooms.
+    #[arg(
+        long,
+        default_value_t = 1000.0,
+        value_name = "MSG/S",
+        allow_negative_numbers = true
+    )]
+    pub rate: f64,
+
+    /// How servers share messages.
+    #[arg(long, value_enum, default_value_t = BrokerArg::Pubsub)]
+    pub broker: BrokerArg,
+
+    /// Broker hop (publish plus forward to another server), in milliseconds.
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "MS",
+        allow_negative_numbers = true
+    )]
+    pub hop_ms: f64,
+
+    /// Server time per recipient write, in microseconds.
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        value_name = "US",
+        allow_negative_numbers = true
+    )]
+    pub write_us: f64,
+
+    /// Messages are posted until this virtual time, in seconds.
+    #[arg(
+        long,
+        default_value_t = 10.0,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
+    pub horizon: f64,
+
+    /// Seed and output flags.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl ScenarioArgs for ChatArgs {
+    type Spec = ChatConfig;
+    fn run_args(&self) -> &RunArgs {
+        &self.run
+    }
+    fn to_spec(&self) -> Result<ChatConfig, SimError> {
+        let mut cfg = ChatConfig::default();
+        cfg.set("servers", &self.servers.to_string())?;
+        cfg.set("clients", &self.clients.to_string())?;
+        cfg.set("rooms", &self.rooms.to_string())?;
+        cfg.set("room-size", &self.room_size.to_string())?;
+        cfg.rate = self.rate;
+        cfg.broker = self.broker.into();
+        cfg.hop_ms = self.hop_ms;
+        cfg.write_us = self.write_us;
+        cfg.horizon_s = self.horizon;
+        Ok(cfg)
+    }
+}
+
 impl ScenarioArgs for HerdArgs {
     type Spec = HerdConfig;
     fn run_args(&self) -> &RunArgs {
@@ -299,6 +837,9 @@ impl SimulateCommand {
             SimulateCommand::Herd(a) => a.run_args(),
             SimulateCommand::Heartbeat(a) => a.run_args(),
             SimulateCommand::Racer(a) => a.run_args(),
+            SimulateCommand::Balance(a) => a.run_args(),
+            SimulateCommand::Backpressure(a) => a.run_args(),
+            SimulateCommand::Chat(a) => a.run_args(),
         }
     }
 
@@ -320,6 +861,9 @@ impl SimulateCommand {
             SimulateCommand::Herd(a) => compute_args(a, is_tty),
             SimulateCommand::Heartbeat(a) => compute_args(a, is_tty),
             SimulateCommand::Racer(a) => compute_args(a, is_tty),
+            SimulateCommand::Balance(a) => compute_args(a, is_tty),
+            SimulateCommand::Backpressure(a) => compute_args(a, is_tty),
+            SimulateCommand::Chat(a) => compute_args(a, is_tty),
         }
     }
 }
@@ -550,7 +1094,6 @@ mod tests {
 
     #[test]
     fn defaults_match_the_issue() {
-        #[allow(unreachable_patterns)]
         let a = match parse(&["herd"]) {
             SimulateCommand::Herd(a) => a,
             other => panic!("herd parsed as {other:?}"),
@@ -630,6 +1173,185 @@ mod tests {
             (&["herd", "--compare", "colour=1,2"], "--compare"),
             (&["herd", "--compare", "jitter=1,-2"], "--jitter"),
             (&["herd", "--clients", "4000000000"], "--clients"),
+        ];
+        for (args, needle) in cases {
+            let err = run(args).expect_err("invalid").to_string();
+            assert!(err.contains(needle), "{args:?}: {err}");
+            assert!(!err.contains('\n'), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_scenario_documents_its_flags_model_and_examples() {
+        let mut cmd = Cli::command();
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "balance",
+                &[
+                    "--clients",
+                    "--servers",
+                    "--policy",
+                    "--vnodes",
+                    "--lifetime",
+                    "--think",
+                    "--fail-at",
+                    "--recover-at",
+                    "--reconnect-jitter",
+                    "--horizon",
+                    "sticky",
+                ],
+                "(S-1)/S",
+            ),
+            (
+                "backpressure",
+                &[
+                    "--consumers",
+                    "--slow-consumers",
+                    "--rate",
+                    "--fast-rate",
+                    "--slow-rate",
+                    "--message-size",
+                    "--policy",
+                    "--buffer-limit",
+                    "drop-oldest",
+                    "throttle",
+                ],
+                "client-output-buffer-limit",
+            ),
+            (
+                "chat",
+                &[
+                    "--servers",
+                    "--clients",
+                    "--rooms",
+                    "--room-size",
+                    "--rate",
+                    "--broker",
+                    "--hop-ms",
+                    "--write-us",
+                    "pubsub",
+                ],
+                "1/S",
+            ),
+        ];
+        for (name, flags, theory) in cases {
+            let sub = cmd.find_subcommand_mut(name).expect("subcommand");
+            let help = sub.render_long_help().to_string();
+            for flag in flags
+                .iter()
+                .chain(&["--seed", "--json", "--csv", "--plot", "--compare"])
+            {
+                assert!(help.contains(flag), "{name}: {flag} missing from --help");
+            }
+            assert!(
+                help.contains("Examples:") && help.contains(theory),
+                "{name}"
+            );
+            assert!(help.contains("Metrics (JSON names)"), "{name}");
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_models() {
+        match parse(&["balance"]) {
+            SimulateCommand::Balance(a) => {
+                assert_eq!(a.to_spec().expect("valid"), BalanceConfig::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["backpressure"]) {
+            SimulateCommand::Backpressure(a) => {
+                assert_eq!(a.to_spec().expect("valid"), BackpressureConfig::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["chat"]) {
+            SimulateCommand::Chat(a) => {
+                assert_eq!(a.to_spec().expect("valid"), ChatConfig::default());
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["balance", "--policy", "sticky"]) {
+            SimulateCommand::Balance(a) => assert_eq!(a.policy, PolicyArg::IpHash),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn new_scenarios_run_plain_json_and_compare() {
+        let small: &[&[&str]] = &[
+            &["balance", "--clients", "2000", "--horizon", "100"],
+            &["backpressure", "--horizon", "5"],
+            &[
+                "chat",
+                "--clients",
+                "10000",
+                "--rooms",
+                "50",
+                "--horizon",
+                "1",
+            ],
+        ];
+        for args in small {
+            let text = run(&[args, &["--no-tui"][..]].concat()).expect("runs");
+            assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+            let json = run(&[args, &["--json", "--no-wall-time"][..]].concat()).expect("runs");
+            let v: serde_json::Value = serde_json::from_str(&json).expect("pure JSON");
+            assert_eq!(v["scenario"], args[0]);
+            let again = run(&[args, &["--json", "--no-wall-time"][..]].concat()).expect("runs");
+            assert_eq!(json, again, "{args:?}");
+        }
+        let text = run(&[
+            "balance",
+            "--clients",
+            "2000",
+            "--compare",
+            "policy=round-robin,sticky,consistent-hash",
+        ])
+        .expect("runs");
+        assert!(text.contains("compare policy = round-robin | ip-hash | consistent-hash"));
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        let json = run(&[
+            "backpressure",
+            "--horizon",
+            "5",
+            "--compare",
+            "policy=unbounded,drop-oldest,drop-newest,disconnect,throttle",
+            "--json",
+        ])
+        .expect("runs");
+        let v: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(v["reports"].as_array().map(Vec::len), Some(5));
+        let text =
+            run(&["chat", "--horizon", "1", "--compare", "broker=none,pubsub"]).expect("runs");
+        assert!(text.contains("delivery_ratio"));
+    }
+
+    #[test]
+    fn new_scenarios_reject_bad_flags_in_one_line() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["balance", "--servers", "1"], "--servers"),
+            (&["balance", "--recover-at", "30"], "--recover-at"),
+            (&["balance", "--fail-at", "soon"], "--fail-at"),
+            (&["balance", "--compare", "policy=rr,random"], "--policy"),
+            (
+                &["backpressure", "--slow-consumers", "20"],
+                "--slow-consumers",
+            ),
+            (&["backpressure", "--message-size", "0"], "--message-size"),
+            (
+                &[
+                    "backpressure",
+                    "--policy",
+                    "drop-newest",
+                    "--buffer-limit",
+                    "10",
+                ],
+                "--buffer-limit",
+            ),
+            (&["chat", "--room-size", "1"], "--room-size"),
+            (&["chat", "--rate", "-1"], "--rate"),
+            (&["chat", "--compare", "colour=red,blue"], "--compare"),
         ];
         for (args, needle) in cases {
             let err = run(args).expect_err("invalid").to_string();

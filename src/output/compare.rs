@@ -15,12 +15,7 @@ pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
     let Some(first) = c.reports.first() else {
         return "nothing to compare\n".to_string();
     };
-    let mut out = vec![format!(
-        "compare {} = {} (same seed {})",
-        c.parameter,
-        c.values.join(" | "),
-        first.seed
-    )];
+    let mut out = title_lines(c, first.seed, width);
     out.extend(
         header_lines_except(first, width, Some(&c.parameter))
             .into_iter()
@@ -35,18 +30,39 @@ pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
         .map(|m| m.name.len())
         .max()
         .unwrap_or(6);
-    let col_w = c
+    // Full cells when every column fits; otherwise compact numbers (30.7M) and
+    // headers cut to the column.
+    let fits = |w: usize| name_w + c.values.len() * (w + 2) <= width;
+    let widest = |cell: &CellFn| {
+        c.reports
+            .iter()
+            .flat_map(|r| {
+                r.metrics
+                    .iter()
+                    .map(|m| cell(&m.name, m.value).chars().count())
+            })
+            .max()
+            .unwrap_or(6)
+            .max(6)
+    };
+    let longest_value = c
         .values
         .iter()
         .map(|v| v.chars().count())
-        .chain(c.reports.iter().flat_map(|r| {
-            r.metrics
-                .iter()
-                .map(|m| metric_cell(&m.name, m.value).len())
-        }))
         .max()
-        .unwrap_or(8)
-        .max(6);
+        .unwrap_or(6);
+    let full_w = widest(&metric_cell).max(longest_value);
+    let (col_w, cell): (usize, &CellFn) = if fits(full_w) {
+        (full_w, &metric_cell)
+    } else {
+        let compact_w = widest(&compact_cell);
+        let w = if fits(compact_w.max(longest_value)) {
+            compact_w.max(longest_value)
+        } else {
+            compact_w.max((width.saturating_sub(name_w) / c.values.len().max(1)).saturating_sub(2))
+        };
+        (w, &compact_cell)
+    };
     let unit_w = first
         .metrics
         .iter()
@@ -67,7 +83,7 @@ pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
         let mut line = format!("{:name_w$}", m.name);
         for r in &c.reports {
             let v = r.metric(&m.name).and_then(|x| x.value);
-            line.push_str(&format!("  {:>col_w$}", metric_cell(&m.name, v)));
+            line.push_str(&format!("  {:>col_w$}", cell(&m.name, v)));
         }
         if with_units {
             line.push_str(&format!("  {}", m.unit));
@@ -122,6 +138,42 @@ pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
     s
 }
 
+/// Formats one metric cell.
+type CellFn = dyn Fn(&str, Option<f64>) -> String;
+
+/// "compare PARAM = A | B | C (same seed N)", wrapped at `width` between values.
+fn title_lines(c: &Comparison, seed: u64, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = format!("compare {} = ", c.parameter);
+    let indent = " ".repeat(line.chars().count());
+    for (i, v) in c.values.iter().enumerate() {
+        let piece = if i + 1 < c.values.len() {
+            format!("{v} | ")
+        } else {
+            format!("{v} (same seed {seed})")
+        };
+        if line.chars().count() + piece.trim_end().chars().count() > width
+            && line.trim().chars().count() > indent.trim().chars().count()
+        {
+            lines.push(line.trim_end().to_string());
+            line = indent.clone();
+        }
+        line.push_str(&piece);
+    }
+    lines.push(line.trim_end().to_string());
+    lines
+}
+
+/// A metric cell in few characters: large numbers with an SI suffix (30.7M),
+/// others as in the full table.
+fn compact_cell(name: &str, value: Option<f64>) -> String {
+    match value {
+        Some(v) if v.is_finite() && v.abs() >= 1e4 => fmt_si(v),
+        Some(v) if v.is_finite() && v != 0.0 && v.abs() < 1e-3 => format!("{v:.1e}"),
+        _ => metric_cell(name, value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +199,21 @@ mod tests {
         assert!(svg.contains("jitter=1"));
         let csv = crate::output::csv::comparison_csv(&c);
         assert!(csv.starts_with("t_s,jitter=0:connected,"));
+    }
+
+    #[test]
+    fn many_variants_still_fit_80_columns() {
+        let spec = "backoff=none,exponential,full-jitter,decorrelated";
+        let base = HerdConfig {
+            clients: 3_000,
+            ..HerdConfig::default()
+        };
+        let c = compare_herd(&base, spec, 7, &mut |_, _, _| {}).expect("runs");
+        let text = comparison_text(&c, &TextOptions::default());
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(text.contains("decorrelated"));
+        assert_eq!(compact_cell("x", Some(30_676_992.0)), "30.7M");
+        assert_eq!(compact_cell("x", Some(0.7455)), "0.7455");
+        assert_eq!(compact_cell("time_to_all_s", None), "not reached");
     }
 }

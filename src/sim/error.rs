@@ -122,6 +122,17 @@ pub enum SimError {
         other_value: String,
     },
 
+    /// A parameter that only makes sense together with another one.
+    #[error("--{param} {value} needs {needs}")]
+    Requires {
+        /// The parameter.
+        param: &'static str,
+        /// Its value.
+        value: String,
+        /// What it needs, e.g. "--fail-at (a server must fail before it can recover)".
+        needs: &'static str,
+    },
+
     /// A value below what the model supports.
     #[error("--{param} {value} is too small; {why}")]
     TooSmall {

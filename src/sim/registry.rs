@@ -12,8 +12,7 @@
 use super::error::SimError;
 use super::report::Report;
 use super::runner;
-use super::scenarios::herd;
-use super::scenarios::{heartbeat, racer};
+use super::scenarios::{backpressure, balance, chat, heartbeat, herd, racer};
 
 /// One parameter of a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +91,33 @@ static SCENARIOS: &[ScenarioInfo] = &[
         series: racer::SERIES,
         run: runner::run_named::<racer::RacerConfig>,
         check_param: runner::check_named::<racer::RacerConfig>,
+    },
+    ScenarioInfo {
+        name: balance::NAME,
+        summary: "stateful clients behind a load balancer: round-robin vs least-connections vs hashing, a server leaves and returns",
+        params: balance::PARAMS,
+        metrics: balance::METRICS,
+        series: balance::SERIES,
+        run: runner::run_named::<balance::BalanceConfig>,
+        check_param: runner::check_named::<balance::BalanceConfig>,
+    },
+    ScenarioInfo {
+        name: backpressure::NAME,
+        summary: "a producer broadcasting to fast and slow consumers: unbounded buffers, drops, disconnects, throttling",
+        params: backpressure::PARAMS,
+        metrics: backpressure::METRICS,
+        series: backpressure::SERIES,
+        run: runner::run_named::<backpressure::BackpressureConfig>,
+        check_param: runner::check_named::<backpressure::BackpressureConfig>,
+    },
+    ScenarioInfo {
+        name: chat::NAME,
+        summary: "chat rooms spread over servers, with or without a pub/sub broker: who receives, latency, fan-out cost",
+        params: chat::PARAMS,
+        metrics: chat::METRICS,
+        series: chat::SERIES,
+        run: runner::run_named::<chat::ChatConfig>,
+        check_param: runner::check_named::<chat::ChatConfig>,
     },
 ];
 

@@ -203,6 +203,147 @@ pub fn fmt_num(x: f64) -> String {
     format!("{x}")
 }
 
+/// What [`count_value`] and friends say a count looks like.
+pub const COUNT: &str = "a whole number such as 1000";
+/// What [`seconds_value`] says a time looks like.
+pub const SECONDS: &str = "a number of seconds such as 30, 0.5 or 500ms";
+
+/// Parses a whole count for `--flag`: `InvalidValue` when it is not a whole
+/// number, `MustBePositive` (or `MustBeNonNegative` when `allow_zero`) when it is
+/// out of range; values above `u64::MAX` saturate (and fail a range check).
+pub fn count_value(flag: &'static str, value: &str, allow_zero: bool) -> Result<u64, SimError> {
+    let n = parse_count(value).ok_or_else(|| SimError::InvalidValue {
+        param: flag,
+        value: value.to_string(),
+        expected: COUNT,
+    })?;
+    if n < 0 || (n == 0 && !allow_zero) {
+        let value = value.trim().to_string();
+        return Err(if allow_zero {
+            SimError::MustBeNonNegative { param: flag, value }
+        } else {
+            SimError::MustBePositive { param: flag, value }
+        });
+    }
+    Ok(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// Parses seconds (with an optional unit suffix) for `--flag`; ranges are
+/// checked later by [`duration_value`].
+pub fn seconds_value(flag: &'static str, value: &str) -> Result<f64, SimError> {
+    parse_seconds(value, 1.0).ok_or_else(|| SimError::InvalidValue {
+        param: flag,
+        value: value.to_string(),
+        expected: SECONDS,
+    })
+}
+
+/// Parses seconds or a word meaning "never" (`none`, `never`, `off`).
+pub fn optional_seconds_value(flag: &'static str, value: &str) -> Result<Option<f64>, SimError> {
+    if is_unlimited(value) {
+        return Ok(None);
+    }
+    parse_seconds(value, 1.0)
+        .map(Some)
+        .ok_or_else(|| SimError::InvalidValue {
+            param: flag,
+            value: value.to_string(),
+            expected: "a number of seconds such as 60, or none",
+        })
+}
+
+/// Parses a plain number for `--flag` (`expected` says what it should look like).
+pub fn number_value(
+    flag: &'static str,
+    value: &str,
+    expected: &'static str,
+) -> Result<f64, SimError> {
+    parse_number(value).ok_or_else(|| SimError::InvalidValue {
+        param: flag,
+        value: value.to_string(),
+        expected,
+    })
+}
+
+/// Checks a time in seconds for `--flag` and converts it: finite, >= 0 (> 0 when
+/// `positive`) and at most `max_s`.
+pub fn duration_value(
+    flag: &'static str,
+    secs: f64,
+    positive: bool,
+    max_s: f64,
+) -> Result<super::time::SimDuration, SimError> {
+    if secs.is_finite() && secs > max_s {
+        return Err(SimError::TooLarge {
+            param: flag,
+            value: fmt_num(secs),
+            max: format!("{} s", fmt_num(max_s)),
+        });
+    }
+    match super::time::SimDuration::try_from_secs_f64(secs) {
+        Some(d) if !positive || d.as_nanos() > 0 => Ok(d),
+        _ if positive => Err(SimError::MustBePositive {
+            param: flag,
+            value: fmt_num(secs),
+        }),
+        _ => Err(SimError::MustBeNonNegative {
+            param: flag,
+            value: fmt_num(secs),
+        }),
+    }
+}
+
+/// Checks a finite rate or size `x > 0` for `--flag`, at most `max`.
+pub fn positive_value(flag: &'static str, x: f64, max: f64) -> Result<f64, SimError> {
+    if !(x.is_finite() && x > 0.0) {
+        return Err(SimError::MustBePositive {
+            param: flag,
+            value: fmt_num(x),
+        });
+    }
+    if x > max {
+        return Err(SimError::TooLarge {
+            param: flag,
+            value: fmt_num(x),
+            max: fmt_num(max),
+        });
+    }
+    Ok(x)
+}
+
+/// Checks a count `1 <= n <= max` (or `0 <= n` when `allow_zero`) for `--flag`.
+pub fn count_in_range(
+    flag: &'static str,
+    n: u64,
+    allow_zero: bool,
+    max: u64,
+) -> Result<u64, SimError> {
+    if n == 0 && !allow_zero {
+        return Err(SimError::MustBePositive {
+            param: flag,
+            value: "0".into(),
+        });
+    }
+    if n > max {
+        return Err(SimError::TooLarge {
+            param: flag,
+            value: n.to_string(),
+            max: max.to_string(),
+        });
+    }
+    Ok(n)
+}
+
+/// A 64-bit mixing function (SplitMix64's finaliser): a fixed, portable hash of
+/// an integer, used for client keys and hash-ring points.
+#[inline]
+pub fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -236,7 +236,9 @@ pub fn render(app: &SimApp, frame: &mut Frame) {
 
     let wide = body.width >= 110;
     let (chart_area, side) = if wide {
-        let [c, s] = Layout::horizontal([Constraint::Min(40), Constraint::Length(46)]).areas(body);
+        let side_w = side_width(app.runs.len()).min(body.width.saturating_sub(40));
+        let [c, s] =
+            Layout::horizontal([Constraint::Min(40), Constraint::Length(side_w)]).areas(body);
         (c, s)
     } else {
         let [c, s] = Layout::vertical([Constraint::Percentage(50), Constraint::Min(8)]).areas(body);
@@ -294,14 +296,14 @@ fn render_chart(app: &SimApp, frame: &mut Frame, area: Rect) {
         .fold(0.0f64, f64::max)
         .max(1.0)
         * 1.05;
-    let datasets: Vec<Dataset> = app
-        .runs
-        .iter()
+    let labels = display_labels(&app.runs, usize::from(area.width / 3).saturating_sub(4));
+    let datasets: Vec<Dataset> = labels
+        .into_iter()
         .zip(&data)
         .enumerate()
-        .map(|(i, ((label, _), points))| {
+        .map(|(i, (label, points))| {
             Dataset::default()
-                .name(label.clone())
+                .name(label)
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::default().fg(RUN_COLORS[i % RUN_COLORS.len()]))
@@ -317,6 +319,7 @@ fn render_chart(app: &SimApp, frame: &mut Frame, area: Rect) {
     );
     let fmt = crate::output::fmt_si;
     let chart = Chart::new(datasets)
+        .hidden_legend_constraints((Constraint::Ratio(1, 3), Constraint::Ratio(1, 3)))
         .block(block(title))
         .x_axis(
             Axis::default()
@@ -402,7 +405,12 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
         "at t = {:.1} s",
         app.time_s().min(app.end_s())
     ))];
-    header.extend(app.runs.iter().enumerate().map(|(i, (label, _))| {
+    // Value columns share the table with a name column twice as wide.
+    let runs = app.runs.len();
+    let column = usize::from(table_area.width.saturating_sub(2)) / (runs + 2);
+    let labels = display_labels(&app.runs, column.saturating_sub(1));
+    let shortened = labels.iter().zip(&app.runs).any(|(l, (full, _))| l != full);
+    header.extend(labels.iter().enumerate().map(|(i, label)| {
         Cell::from(Span::styled(
             label.clone(),
             Style::default().fg(RUN_COLORS[i % RUN_COLORS.len()]),
@@ -450,13 +458,47 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
         Row::new(cells)
     }));
     let mut widths = vec![Constraint::Fill(2)];
-    widths.extend(app.runs.iter().map(|_| Constraint::Fill(1)));
+    if shortened {
+        // Values only (`ip-hash`): give each column its label's width.
+        widths = vec![Constraint::Fill(1)];
+        widths.extend(
+            labels
+                .iter()
+                .map(|l| Constraint::Length((l.chars().count() as u16 + 1).max(9))),
+        );
+    } else {
+        widths.extend(app.runs.iter().map(|_| Constraint::Fill(1)));
+    }
     frame.render_widget(
         Table::new(rows, widths)
             .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
             .block(block(" values ".into())),
         table_area,
     );
+}
+
+/// Width of the side panel in the wide layout: room for more compared runs.
+fn side_width(runs: usize) -> u16 {
+    let extra = runs.saturating_sub(2).min(4) as u16;
+    46 + 16 * extra
+}
+
+/// The runs' labels for headers and legends. Compared runs are labelled
+/// `param=value`; when one of those would not fit in `room` columns, all are
+/// shown as their values alone (`ip-hash`), which the title already explains.
+pub fn display_labels(runs: &[(String, &Report)], room: usize) -> Vec<String> {
+    let labels: Vec<&str> = runs.iter().map(|(l, _)| l.as_str()).collect();
+    let prefix = labels
+        .first()
+        .and_then(|l| l.split_once('='))
+        .map(|(p, _)| format!("{p}="));
+    let fits = labels.iter().all(|l| l.chars().count() <= room);
+    match prefix {
+        Some(p) if !fits && labels.iter().all(|l| l.starts_with(&p)) => {
+            labels.iter().map(|l| l[p.len()..].to_string()).collect()
+        }
+        _ => labels.iter().map(|l| l.to_string()).collect(),
+    }
 }
 
 fn render_help(frame: &mut Frame) {

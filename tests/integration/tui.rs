@@ -190,6 +190,84 @@ mod sim_playback {
     }
 
     #[test]
+    fn every_scenario_plays_back_and_compares() {
+        // The playback view is generic over reports: each scenario's run and a
+        // three-way comparison draw at 80x24 and 120x40 without losing labels.
+        let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+        // (scenario, base parameters, compared parameter, its values)
+        type Case<'a> = (&'a str, Vec<(String, String)>, &'a str, [&'a str; 3]);
+        let cases: Vec<Case> = vec![
+            (
+                "balance",
+                vec![p("clients", "2000")],
+                "policy",
+                ["round-robin", "ip-hash", "consistent-hash"],
+            ),
+            (
+                "backpressure",
+                vec![p("horizon", "5")],
+                "policy",
+                ["unbounded", "drop-oldest", "throttle"],
+            ),
+            (
+                "chat",
+                vec![p("rooms", "100"), p("horizon", "1")],
+                "broker",
+                ["none", "pubsub", "pubsub"],
+            ),
+        ];
+        for (name, base, param, values) in cases {
+            let reports: Vec<swelearn::sim::Report> = values
+                .iter()
+                .map(|v| {
+                    let mut params = base.clone();
+                    params.push(p(param, v));
+                    run_by_name(name, &params, 7)
+                        .expect("runs")
+                        .without_wall_time()
+                })
+                .collect();
+            let mut app = SimApp::new(vec![(name.into(), &reports[0])]);
+            app.update(SimAction::End);
+            let screen = draw(&app, 80, 24);
+            assert!(screen.contains(&format!("simulate {name}")), "{screen}");
+            let runs = values
+                .iter()
+                .zip(&reports)
+                .map(|(v, r)| (format!("{param}={v}"), r))
+                .collect();
+            let mut app = SimApp::new(runs);
+            app.update(SimAction::End);
+            app.update(SimAction::NextSeries(1));
+            let screen = draw(&app, 120, 40);
+            // Long `param=value` labels are shown as their values.
+            assert!(screen.contains(values[1]), "{screen}");
+        }
+    }
+
+    #[test]
+    fn balance_policies_side_by_side_120x40() {
+        let p = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let reports: Vec<swelearn::sim::Report> = ["round-robin", "sticky", "consistent-hash"]
+            .iter()
+            .map(|policy| {
+                run_by_name("balance", &[p("clients", "2000"), p("policy", policy)], 7)
+                    .expect("runs")
+                    .without_wall_time()
+            })
+            .collect();
+        let labels = [
+            "policy=round-robin",
+            "policy=ip-hash",
+            "policy=consistent-hash",
+        ];
+        let runs = labels.iter().map(|l| l.to_string()).zip(&reports).collect();
+        let mut app = SimApp::new(runs);
+        app.update(SimAction::End);
+        insta::assert_snapshot!(draw(&app, 120, 40));
+    }
+
+    #[test]
     fn ticks_advance_only_while_playing() {
         let r = report("1");
         let mut app = SimApp::new(vec![("herd".into(), &r)]);

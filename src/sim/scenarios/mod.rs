@@ -4,6 +4,9 @@
 //! metric and series tables for [`crate::sim::registry`], and validates its own
 //! parameters into engine units.
 
+pub mod backpressure;
+pub mod balance;
+pub mod chat;
 pub mod heartbeat;
 pub mod herd;
 pub mod racer;
