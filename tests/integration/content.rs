@@ -148,6 +148,37 @@ fn numeric_templates_give_finite_positive_answers_over_many_draws() {
     assert!(checked > 0);
 }
 
+#[test]
+fn every_predict_item_runs_and_defines_its_metric() {
+    // The content pack's predict items point at real scenarios: each runs with
+    // its parameters (at the seed practice uses) and reports a finite value
+    // for the metric it asks about.
+    use swelearn::learn::quiz::{ItemBody, parse_quiz_bank};
+    let catalog = embedded();
+    let mut ran = Vec::new();
+    for file in catalog.quiz_files() {
+        let bank = parse_quiz_bank(&file.path, &file.text).expect("valid bank");
+        for item in &bank.items {
+            let ItemBody::Predict(p) = &item.body else {
+                continue;
+            };
+            let report = swelearn::sim::run_by_name(&p.scenario, &p.params, 7)
+                .unwrap_or_else(|e| panic!("{}: {e}", item.id));
+            let value = report
+                .metric_value(&p.metric)
+                .unwrap_or_else(|| panic!("{}: {} undefined", item.id, p.metric));
+            assert!(value.is_finite(), "{}: {value}", item.id);
+            ran.push(p.scenario.clone());
+        }
+    }
+    for scenario in ["herd", "balance", "backpressure", "chat"] {
+        assert!(
+            ran.iter().any(|s| s == scenario),
+            "no predict item for {scenario}"
+        );
+    }
+}
+
 /// True when `text` still holds a `{name}` template placeholder.
 fn has_placeholder(text: &str) -> bool {
     text.split('{').skip(1).any(|rest| {

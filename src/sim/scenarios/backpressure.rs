@@ -40,8 +40,8 @@
 //! **How it runs.** Two kinds of event: the producer's next message and a
 //! consumer's read ending. Buffers are queues of runs of consecutive message
 //! numbers (one run unless `drop-newest` leaves gaps); a message's production
-//! time is its number times the interval, or, under `throttle`, is kept in a
-//! small ring of the messages still alive.
+//! time is its number times the period (rounded to a nanosecond), or, under
+//! `throttle`, is kept in a small ring of the messages still alive.
 //!
 //! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
 //! recorder for series and latency histograms; [`crate::sim::registry`] lists it
@@ -469,6 +469,7 @@ impl BackpressureConfig {
             consumers: u32::try_from(consumers).unwrap_or(u32::MAX),
             slow_consumers: u32::try_from(self.slow_consumers).unwrap_or(u32::MAX),
             interval: SimDuration(period(rate)),
+            period_ns: NANOS_PER_SEC as f64 / rate,
             fast_read: SimDuration(period(fast_rate)),
             slow_read: SimDuration(period(slow_rate)),
             message_size: size,
@@ -493,8 +494,12 @@ pub struct BackpressureParams {
     pub consumers: u32,
     /// Slow ones among them (the first `slow_consumers`).
     pub slow_consumers: u32,
-    /// Time between two produced messages.
+    /// Time between two produced messages, rounded to a nanosecond (the
+    /// throttled producer's pace).
     pub interval: SimDuration,
+    /// Exact time between two messages, ns: message `m` is produced at
+    /// `round(m x period_ns)` unless throttled.
+    pub period_ns: f64,
     /// Mean read time of a fast consumer.
     pub fast_read: SimDuration,
     /// Mean read time of a slow consumer.
@@ -679,7 +684,7 @@ impl Backpressure {
     #[inline]
     fn produced_at(&self, m: u32) -> u64 {
         if self.ring.is_empty() {
-            u64::from(m) * self.p.interval.as_nanos()
+            (f64::from(m) * self.p.period_ns).round() as u64
         } else {
             self.ring[m as usize % self.ring.len()]
         }
@@ -790,7 +795,13 @@ impl Backpressure {
         eng.rec
             .gauge_max(ids.buffered, t, self.total_waiting * self.p.message_size);
         eng.rec.gauge_max(ids.connected, t, self.connected);
-        let at = t + self.p.interval;
+        // Unthrottled, message m is at round(m x period): no drift from a
+        // rounded interval. Throttled, the producer paces from where it is.
+        let at = if self.ring.is_empty() {
+            SimTime((f64::from(self.next) * self.p.period_ns).round() as u64)
+        } else {
+            t + self.p.interval
+        };
         if at < self.p.horizon {
             eng.schedule_at(at, BackpressureEvent(PRODUCE));
         }

@@ -46,9 +46,9 @@
 //! touches memory at a random client's address. A failure bumps the failing
 //! server's epoch, which makes the pending events of its clients stale; it
 //! finds those clients in a bitset (1 bit per client) and schedules their
-//! forced reconnects. Least-connections and the imbalance samples read
-//! tournament trees over the servers' connection counts (O(log S) per change,
-//! O(1) per query).
+//! forced reconnects. Least-connections routes with a tournament tree over the
+//! servers' connection counts (O(log S) per change); the imbalance samples read
+//! the least and largest count from a histogram of counts (O(1) per change).
 //!
 //! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
 //! recorder for series; [`crate::sim::registry`] lists it as `balance`.
@@ -490,10 +490,10 @@ pub struct BalanceParams {
 impl BalanceParams {
     /// Estimated peak memory: per client its pending event (16 bytes, which
     /// carries all its state, times the event queue's 3x worst buffer slack) and
-    /// one bit; the ring.
+    /// one bit; the ring (all points, the live ones, and its index).
     pub fn memory(&self) -> MemoryEstimate {
         let ring = if self.policy == Policy::ConsistentHash {
-            u64::from(self.servers) * u64::from(self.vnodes) * 16 * 2
+            u64::from(self.servers) * u64::from(self.vnodes) * (16 * 2 + 8)
         } else {
             0
         };
@@ -545,26 +545,25 @@ impl BalanceEvent {
     }
 }
 
-/// A tournament tree over per-server values: the winning index (smallest or
-/// largest value, lowest index on ties) in O(1), updates in O(log S).
+/// A tournament tree over per-server connection counts: the least-loaded
+/// server (lowest index on ties) in O(1), updates in O(log S). Used to route
+/// least-connections; dead servers hold `u32::MAX`.
 #[derive(Debug, Clone)]
 struct Tournament {
     size: usize,
     vals: Vec<u32>,
     win: Vec<u32>,
-    min: bool,
 }
 
 impl Tournament {
-    fn new(n: usize, init: u32, pad: u32, min: bool) -> Self {
+    fn new(n: usize) -> Self {
         let size = n.next_power_of_two().max(1);
-        let mut vals = vec![pad; size];
-        vals[..n].fill(init);
+        let mut vals = vec![u32::MAX; size];
+        vals[..n].fill(0);
         let mut t = Self {
             size,
             vals,
             win: vec![0; 2 * size],
-            min,
         };
         for i in 0..size {
             t.win[size + i] = i as u32;
@@ -575,11 +574,12 @@ impl Tournament {
         t
     }
 
+    /// The winner of `a` and `b` (`a` on ties), without a branch: counts are
+    /// nearly equal, so a branch here would be mispredicted half the time.
     #[inline]
     fn better(&self, a: u32, b: u32) -> u32 {
-        let (va, vb) = (self.vals[a as usize], self.vals[b as usize]);
-        let a_wins = if self.min { va <= vb } else { va >= vb };
-        if a_wins { a } else { b }
+        let take_b = u32::from(self.vals[b as usize] < self.vals[a as usize]);
+        a ^ ((a ^ b) & take_b.wrapping_neg())
     }
 
     #[inline]
@@ -592,7 +592,7 @@ impl Tournament {
         }
     }
 
-    /// The winning index (when `size` is 1 the single leaf).
+    /// The least-loaded index (when `size` is 1 the single leaf).
     #[inline]
     fn top(&self) -> usize {
         if self.size == 1 {
@@ -601,10 +601,74 @@ impl Tournament {
             self.win[1] as usize
         }
     }
+}
+
+/// The live servers' connection counts as a histogram (count -> servers), with
+/// the smallest and largest count kept up to date in O(1) per change: a count
+/// moves by one at a time, so the extremes move by at most one.
+#[derive(Debug, Clone)]
+struct Spread {
+    hist: Vec<u32>,
+    min: u32,
+    max: u32,
+}
+
+impl Spread {
+    fn new(live: u32) -> Self {
+        Self {
+            hist: vec![live],
+            min: 0,
+            max: 0,
+        }
+    }
 
     #[inline]
-    fn top_value(&self) -> u32 {
-        self.vals[self.top()]
+    fn slot(&mut self, c: u32) -> &mut u32 {
+        let c = c as usize;
+        if c >= self.hist.len() {
+            self.hist.resize(c + 1, 0);
+        }
+        &mut self.hist[c]
+    }
+
+    /// A live server goes from `c` to `c + 1` connections.
+    #[inline]
+    fn inc(&mut self, c: u32) {
+        *self.slot(c) -= 1;
+        *self.slot(c + 1) += 1;
+        self.max = self.max.max(c + 1);
+        if c == self.min && self.hist[c as usize] == 0 {
+            self.min = c + 1;
+        }
+    }
+
+    /// A live server goes from `c` to `c - 1` connections.
+    #[inline]
+    fn dec(&mut self, c: u32) {
+        *self.slot(c) -= 1;
+        *self.slot(c - 1) += 1;
+        if c == self.max && self.hist[c as usize] == 0 {
+            self.max = c - 1;
+        }
+        self.min = self.min.min(c - 1);
+    }
+
+    /// A server with `c` connections leaves (at least one other stays).
+    fn remove(&mut self, c: u32) {
+        *self.slot(c) -= 1;
+        let used = |h: &[u32], i: usize| h.get(i).is_some_and(|&n| n > 0);
+        while self.max > 0 && !used(&self.hist, self.max as usize) {
+            self.max -= 1;
+        }
+        while (self.min as usize) < self.hist.len() && !used(&self.hist, self.min as usize) {
+            self.min += 1;
+        }
+    }
+
+    /// A server joins with no connections.
+    fn add_empty(&mut self) {
+        *self.slot(0) += 1;
+        self.min = 0;
     }
 }
 
@@ -642,11 +706,15 @@ pub struct Balance {
     ring_all: Vec<(u64, u16)>,
     /// The live servers' ring points.
     ring: Vec<(u64, u16)>,
+    /// For each of `2^(64 - ring_shift)` key buckets, the first live point at
+    /// or after the bucket's start.
+    ring_index: Vec<u32>,
+    ring_shift: u32,
     rr: u64,
-    /// Least-loaded live server (dead servers count as `u32::MAX`).
+    /// Least-loaded live server, for least-connections routing.
     min_tree: Tournament,
-    /// Busiest server.
-    max_tree: Tournament,
+    /// Least and largest connection counts of the live servers.
+    spread: Spread,
     ids: Option<Ids>,
     sample_every: u64,
     /// End of the next recorder bin to sample.
@@ -682,9 +750,15 @@ impl Balance {
             live: (0..p.servers).collect(),
             ring_all: Vec::new(),
             ring: Vec::new(),
+            ring_index: Vec::new(),
+            ring_shift: 63,
             rr: 0,
-            min_tree: Tournament::new(s, 0, u32::MAX, true),
-            max_tree: Tournament::new(s, 0, 0, false),
+            min_tree: Tournament::new(if p.policy == Policy::LeastConnections {
+                s
+            } else {
+                1
+            }),
+            spread: Spread::new(u32::from(p.servers)),
             ids: None,
             sample_every: 1,
             next_sample: 1,
@@ -723,7 +797,12 @@ impl Balance {
     fn hash_target(&self, key: u64) -> u16 {
         match self.p.policy {
             Policy::ConsistentHash => {
-                let i = self.ring.partition_point(|&(point, _)| point < key);
+                // The index gives the first point at or after the key's bucket;
+                // a bucket holds one point on average, so this scans ~1 step.
+                let mut i = self.ring_index[(key >> self.ring_shift) as usize] as usize;
+                while i < self.ring.len() && self.ring[i].0 < key {
+                    i += 1;
+                }
                 self.ring
                     .get(i)
                     .or(self.ring.first())
@@ -747,13 +826,24 @@ impl Balance {
         }
     }
 
+    /// One more (`up`) or one fewer connection on live server `s`; returns the
+    /// new count.
     #[inline]
-    fn set_count(&mut self, s: u16, count: u32) {
+    fn bump(&mut self, s: u16, up: bool) -> u32 {
         let i = usize::from(s);
-        self.counts[i] = count;
-        self.max_tree.set(i, count);
-        let key = if self.alive[i] { count } else { u32::MAX };
-        self.min_tree.set(i, key);
+        let c = self.counts[i];
+        let n = if up {
+            self.spread.inc(c);
+            c + 1
+        } else {
+            self.spread.dec(c);
+            c - 1
+        };
+        self.counts[i] = n;
+        if self.p.policy == Policy::LeastConnections {
+            self.min_tree.set(i, n);
+        }
+        n
     }
 
     #[inline]
@@ -779,7 +869,22 @@ impl Balance {
                 .copied()
                 .filter(|&(_, s)| self.alive[usize::from(s)])
                 .collect();
+            self.index_ring();
         }
+    }
+
+    /// Builds the ring's lookup index: the key space cut into `2^bits` equal
+    /// buckets (about one point each), and for each bucket the first point at
+    /// or after its start.
+    fn index_ring(&mut self) {
+        let bits = (self.ring.len().max(1).next_power_of_two().trailing_zeros()).max(1);
+        self.ring_shift = 64 - bits;
+        self.ring_index = (0..1u64 << bits)
+            .map(|b| {
+                let start = b << self.ring_shift;
+                self.ring.partition_point(|&(point, _)| point < start) as u32
+            })
+            .collect();
     }
 
     /// Applies `change` to the pool and returns how many clients' hash target
@@ -831,7 +936,11 @@ impl Balance {
         }
         self.online -= dropped;
         self.forced += dropped;
-        self.set_count(f, 0);
+        self.spread.remove(self.counts[fi]);
+        self.counts[fi] = 0;
+        if self.p.policy == Policy::LeastConnections {
+            self.min_tree.set(fi, u32::MAX);
+        }
         eng.rec.count(self.ids().forced, now, dropped);
     }
 
@@ -843,7 +952,11 @@ impl Balance {
             m.rebuild_pool();
         });
         self.remapped_back = Some(remapped);
-        self.set_count(self.failing, 0);
+        self.counts[fi] = 0;
+        self.spread.add_empty();
+        if self.p.policy == Policy::LeastConnections {
+            self.min_tree.set(fi, 0);
+        }
     }
 
     /// Routes a new connection of `client`, whose last connection was to `prev`
@@ -861,8 +974,7 @@ impl Balance {
         }
         let s = self.route(client);
         let si = usize::from(s);
-        let count = self.counts[si] + 1;
-        self.set_count(s, count);
+        let count = self.bump(s, true);
         self.sessions[si] += 1;
         if s == self.failing {
             self.mark_failing(client, true);
@@ -892,8 +1004,8 @@ impl Balance {
         while self.next_sample <= t {
             let bin = SimTime(self.next_sample - self.sample_every);
             let live = self.live.len() as u64;
-            let max = u64::from(self.max_tree.top_value());
-            let min = u64::from(self.min_tree.top_value());
+            let max = u64::from(self.spread.max);
+            let min = u64::from(self.spread.min);
             eng.rec.gauge_max(ids.connected, bin, self.online);
             eng.rec.gauge_max(ids.conn_max, bin, max);
             eng.rec.gauge_max(ids.conn_min, bin, min);
@@ -992,6 +1104,7 @@ impl Scenario for Balance {
             ring.sort_unstable();
             self.ring_all = ring;
             self.ring = self.ring_all.clone();
+            self.index_ring();
         }
         if self.p.fail_at.is_some() {
             self.on_failing = vec![0; (self.p.clients as usize).div_ceil(64)];
@@ -1030,7 +1143,7 @@ impl Scenario for Balance {
         if self.epochs[usize::from(s)] != ev.epoch() {
             return; // dropped by the failure, which scheduled the reconnect
         }
-        self.set_count(s, self.counts[usize::from(s)] - 1);
+        self.bump(s, false);
         if s == self.failing {
             self.mark_failing(client, false);
         }

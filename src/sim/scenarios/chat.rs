@@ -449,7 +449,7 @@ impl ChatConfig {
             clients: u32::try_from(clients).unwrap_or(u32::MAX),
             rooms: u32::try_from(rooms).unwrap_or(u32::MAX),
             room_size: u32::try_from(self.room_size).unwrap_or(u32::MAX),
-            interval: SimDuration(((NANOS_PER_SEC as f64 / rate).round() as u64).max(1)),
+            period_ns: NANOS_PER_SEC as f64 / rate,
             broker: self.broker,
             hop,
             write,
@@ -469,8 +469,8 @@ pub struct ChatParams {
     pub rooms: u32,
     /// Members per room (2..=clients).
     pub room_size: u32,
-    /// Time between two posts.
-    pub interval: SimDuration,
+    /// Time between two posts, ns (post `i` is at `round(i x period_ns)`).
+    pub period_ns: f64,
     /// Broker mode.
     pub broker: BrokerMode,
     /// Broker hop.
@@ -711,7 +711,8 @@ impl Chat {
                 }
             }
         }
-        let next = t + self.p.interval.as_nanos();
+        // Post i is at round(i x period): no drift from a rounded interval.
+        let next = (self.messages as f64 * self.p.period_ns).round() as u64;
         if next < self.p.horizon.as_nanos() {
             eng.schedule_at(SimTime(next), ChatEvent(POST));
         }

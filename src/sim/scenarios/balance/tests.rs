@@ -368,3 +368,84 @@ fn values_accept_aliases_and_units() {
         Err(SimError::TooMuchMemory { .. })
     ));
 }
+
+#[test]
+fn spread_and_tournament_track_the_extremes() {
+    // The histogram's least and largest count and the tournament's argmin agree
+    // with a brute-force scan after every change, including a server leaving
+    // and coming back.
+    let n = 7;
+    let mut counts = vec![0u32; n];
+    let mut alive = vec![true; n];
+    let mut spread = Spread::new(n as u32);
+    let mut tree = Tournament::new(n);
+    let mut rng = crate::sim::rng::SimRng::seed_from(4);
+    for step in 0..20_000 {
+        let i = rng.below(n as u64) as usize;
+        if step == 5_000 {
+            spread.remove(counts[3]);
+            counts[3] = 0;
+            alive[3] = false;
+            tree.set(3, u32::MAX);
+        } else if step == 12_000 {
+            alive[3] = true;
+            spread.add_empty();
+            tree.set(3, 0);
+        } else if alive[i] {
+            if counts[i] > 0 && rng.below(2) == 0 {
+                spread.dec(counts[i]);
+                counts[i] -= 1;
+            } else {
+                spread.inc(counts[i]);
+                counts[i] += 1;
+            }
+            tree.set(i, counts[i]);
+        }
+        let live: Vec<u32> = (0..n).filter(|&s| alive[s]).map(|s| counts[s]).collect();
+        assert_eq!(spread.max, *live.iter().max().expect("live"), "step {step}");
+        assert_eq!(spread.min, *live.iter().min().expect("live"), "step {step}");
+        let argmin = (0..n)
+            .filter(|&s| alive[s])
+            .min_by_key(|&s| (counts[s], s))
+            .expect("live");
+        assert_eq!(tree.top(), argmin, "step {step}");
+    }
+}
+
+#[test]
+fn the_ring_index_finds_the_same_server_as_a_binary_search() {
+    // The bucket index is an optimisation only: every key maps to the first
+    // point clockwise, as a plain binary search over the ring says, before and
+    // after a server leaves.
+    for vnodes in ["1", "3", "100"] {
+        let c = cfg(&[
+            ("policy", "consistent-hash"),
+            ("vnodes", vnodes),
+            ("clients", "10"),
+        ]);
+        let mut sim = Simulation::new(Balance::new(c).expect("valid"), 3);
+        sim.step();
+        let mut m =
+            Balance::new(cfg(&[("policy", "consistent-hash"), ("vnodes", vnodes)])).expect("valid");
+        m.ring_all = sim.scenario().ring_all.clone();
+        m.ring = m.ring_all.clone();
+        m.index_ring();
+        let mut rng = crate::sim::rng::SimRng::seed_from(8);
+        for round in 0..2 {
+            if round == 1 {
+                m.alive[9] = false;
+                m.rebuild_pool();
+            }
+            for k in 0..20_000u64 {
+                let key = if k < 4 {
+                    [0, 1, u64::MAX - 1, u64::MAX][k as usize]
+                } else {
+                    rng.next_u64()
+                };
+                let i = m.ring.partition_point(|&(point, _)| point < key);
+                let want = m.ring.get(i).or(m.ring.first()).map(|&(_, s)| s);
+                assert_eq!(Some(m.hash_target(key)), want, "key {key}");
+            }
+        }
+    }
+}
