@@ -543,7 +543,7 @@ pub struct BalanceArgs {
     /// Mean connection lifetime in seconds; each lasts uniform [0, 2 x this].
     #[arg(
         long,
-        default_value_t = 30.0,
+        default_value_t = 60.0,
         value_name = "SECONDS",
         allow_negative_numbers = true
     )]

@@ -165,7 +165,7 @@ impl Default for BalanceConfig {
             servers: 10,
             policy: Policy::RoundRobin,
             vnodes: 100,
-            lifetime_s: 30.0,
+            lifetime_s: 60.0,
             think_s: 1.0,
             fail_at_s: Some(60.0),
             recover_at_s: Some(90.0),
@@ -208,7 +208,7 @@ pub const PARAMS: &[ParamInfo] = &[
     ParamInfo {
         name: "lifetime",
         unit: "s",
-        default: "30",
+        default: "60",
         help: "mean connection lifetime; each lasts uniform [0, 2 x lifetime]",
         aliases: &["session"],
     },
@@ -710,7 +710,8 @@ pub struct Balance {
     /// or after the bucket's start.
     ring_index: Vec<u32>,
     ring_shift: u32,
-    rr: u64,
+    /// Round-robin's next position in `live`.
+    rr: usize,
     /// Least-loaded live server, for least-connections routing.
     min_tree: Tournament,
     /// Least and largest connection counts of the live servers.
@@ -817,7 +818,11 @@ impl Balance {
     fn route(&mut self, client: u32) -> u16 {
         match self.p.policy {
             Policy::RoundRobin => {
-                let s = self.live[(self.rr % self.live.len() as u64) as usize];
+                // The pool may have shrunk since the last turn.
+                if self.rr >= self.live.len() {
+                    self.rr = 0;
+                }
+                let s = self.live[self.rr];
                 self.rr += 1;
                 s
             }
