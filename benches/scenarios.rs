@@ -38,7 +38,7 @@ fn whole_run<S: ScenarioSpec>(bencher: Bencher, cfg: S) {
 }
 
 /// `simulate balance --clients 1000000 --policy P`: 1 M clients, 120 s, a
-/// server leaving at 60 s and returning at 90 s (~8.2 M events).
+/// server leaving at 60 s and returning at 90 s (~4.5 M events).
 #[divan::bench(
     sample_count = 5,
     sample_size = 1,
