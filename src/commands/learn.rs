@@ -11,7 +11,9 @@ use crate::content::layout::layout;
 use crate::content::markdown;
 use crate::learn::grade::{Graded, Presented, Question, Response, format_number};
 use crate::learn::quiz::{ItemKind, QuizBank, parse_quiz_bank};
-use crate::learn::quiz_run::{PredictRunner, QuizRun, describe_interval, parse_self_rating};
+use crate::learn::quiz_run::{
+    PredictRun, PredictRunner, QuizRun, describe_interval, parse_self_rating,
+};
 use crate::learn::scheduler::Scheduler;
 use crate::learn::session::{PlanReason, SessionOptions};
 use crate::learn::store::{ResetScope, Store};
@@ -68,12 +70,16 @@ impl PredictRunner for Simulations {
         scenario: &str,
         params: &[(String, String)],
         metric: &str,
-    ) -> Result<f64, String> {
+    ) -> Result<PredictRun, String> {
         let report =
             crate::sim::run_by_name(scenario, params, PREDICT_SEED).map_err(|e| e.to_string())?;
-        report
+        let actual = report
             .metric_value(metric)
-            .ok_or_else(|| format!("the run did not define `{metric}`"))
+            .ok_or_else(|| format!("the run did not define `{metric}`"))?;
+        Ok(PredictRun {
+            actual,
+            report: Some(Box::new(report)),
+        })
     }
 }
 
@@ -468,6 +474,19 @@ pub fn plain_loop(
                 format_number(actual),
                 err * 100.0
             )?;
+        }
+        // The run the estimate is scored against: its first series as a chart.
+        if let Some(report) = &feedback.report
+            && let Some(series) = report.series.first()
+        {
+            writeln!(
+                out,
+                "  the run: {} (seed {}), {:.1} s simulated",
+                report.scenario, report.seed, report.end_s
+            )?;
+            for line in crate::output::text::chart_lines(report, series, width(ctx), false) {
+                writeln!(out, "  {line}")?;
+            }
         }
         write_markdown(ctx, out, &presented.explanation)?;
         writeln!(

@@ -10,13 +10,28 @@ use crate::learn::quiz::{QuizBank, QuizItem};
 use crate::learn::scheduler::{Rating, Scheduler};
 use crate::learn::store::{NewReview, Store, StoreError};
 use crate::learn::time::Moment;
+use crate::sim::Report;
 use thiserror::Error;
 
 /// Runs a simulation for a predict item and returns the metric's value.
 pub trait PredictRunner {
-    /// Runs `scenario` with `params` and returns `metric`; `Err` is a message.
-    fn run(&self, scenario: &str, params: &[(String, String)], metric: &str)
-    -> Result<f64, String>;
+    /// Runs `scenario` with `params` and returns `metric` (and the run, to play
+    /// back); `Err` is a message.
+    fn run(
+        &self,
+        scenario: &str,
+        params: &[(String, String)],
+        metric: &str,
+    ) -> Result<PredictRun, String>;
+}
+
+/// What a predict item's simulation gave.
+#[derive(Debug, Clone)]
+pub struct PredictRun {
+    /// The metric's value.
+    pub actual: f64,
+    /// The whole run, for playing it back; `None` when the runner has none.
+    pub report: Option<Box<Report>>,
 }
 
 /// Failures of a run that are not the learner's input.
@@ -36,6 +51,8 @@ pub struct Feedback {
     pub next_in_days: f64,
     /// For predict items: the simulated value.
     pub actual: Option<f64>,
+    /// For predict items: the run that gave it.
+    pub report: Option<Box<Report>>,
 }
 
 /// A sequence of items to ask, in order.
@@ -129,14 +146,15 @@ impl<'a> QuizRun<'a> {
                     Ok(v) => v,
                     Err(e) => return Ok(Err(e)),
                 };
-                let actual =
+                let run =
                     predict
                         .run(scenario, params, metric)
                         .map_err(|message| RunError::Predict {
                             item: presented.item_id.clone(),
                             message,
                         })?;
-                (Response::Prediction { estimate, actual }, Some(actual))
+                let actual = run.actual;
+                (Response::Prediction { estimate, actual }, Some(run))
             }
             (_, r) => (r, None),
         };
@@ -149,7 +167,8 @@ impl<'a> QuizRun<'a> {
         Ok(Ok(Feedback {
             graded,
             next_in_days: (scheduled.state.due_ms - now.unix_ms) as f64 / 86_400_000.0,
-            actual,
+            actual: actual.as_ref().map(|r| r.actual),
+            report: actual.and_then(|r| r.report),
         }))
     }
 }

@@ -54,6 +54,9 @@ pub struct SimApp<'a> {
     pub series: usize,
     pub help: bool,
     pub quit: bool,
+    /// A line shown in place of the key hints (e.g. a predict challenge's
+    /// estimate), if any.
+    pub banner: Option<String>,
 }
 
 /// Colours of overlaid runs, in order.
@@ -83,6 +86,7 @@ impl<'a> SimApp<'a> {
             series: 0,
             help: false,
             quit: false,
+            banner: None,
         }
     }
 
@@ -247,8 +251,17 @@ pub fn render(app: &SimApp, frame: &mut Frame) {
     render_chart(app, frame, chart_area);
     render_side(app, frame, side);
 
-    let hints = " Space pause  ←/→ step  +/- speed  Tab series  g/G start/end  ? keys  q quit";
-    frame.render_widget(Paragraph::new(Span::styled(hints, theme::dim())), footer);
+    match &app.banner {
+        Some(b) => frame.render_widget(
+            Paragraph::new(Span::styled(format!(" {b}"), theme::accent())),
+            footer,
+        ),
+        None => {
+            let hints =
+                " Space pause  ←/→ step  +/- speed  Tab series  g/G start/end  ? keys  q quit";
+            frame.render_widget(Paragraph::new(Span::styled(hints, theme::dim())), footer);
+        }
+    }
     if app.help {
         render_help(frame);
     }
@@ -512,7 +525,16 @@ pub fn run_playback(
 ) -> anyhow::Result<()> {
     let (mut terminal, _guard) = super::enter_terminal(config)?;
     let color = config.color.value.enabled(true);
-    let mut app = SimApp::new(runs);
+    play(&mut terminal, color, SimApp::new(runs))
+}
+
+/// Plays `app` on a terminal that is already set up, until the user quits
+/// (the quiz screens use it to play a predict challenge's run).
+pub fn play(
+    terminal: &mut ratatui::DefaultTerminal,
+    color: bool,
+    mut app: SimApp<'_>,
+) -> anyhow::Result<()> {
     let tick = Duration::from_secs(1) / TICKS_PER_SECOND;
     let mut next_tick = Instant::now() + tick;
     while !app.quit {

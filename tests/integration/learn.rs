@@ -47,6 +47,34 @@ fn with_stdin(run: Run, input: &str) -> super::Done {
 }
 
 #[test]
+fn a_plain_predict_item_simulates_scores_and_shows_the_run() {
+    let data = Data::new();
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/predict");
+    let out = with_stdin(
+        data.run(&["quiz", "epsilon", "--plain", "--content-dir", fixtures]),
+        "6\n",
+    );
+    let stdout = out.ok();
+    // 20,000 clients at 2 workers x 0.5 ms = 4,000/s: 5 s; 6 is 20 % off, inside 25 %.
+    assert!(
+        stdout.contains("✓ Right: the answer is 5 s (±25 %)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("simulated: 5 (your estimate was off by 20 %)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the run: herd (seed 7), 5.0 s simulated"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("clients connected (clients), max 20,000"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_plain_quiz_grades_piped_answers_and_stats_count_them() {
     let data = Data::new();
     // Three questions; garbage is re-asked, not graded.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use swelearn::content::Catalog;
 use swelearn::learn::grade::Question;
 use swelearn::learn::quiz::{QuizBank, parse_quiz_bank};
-use swelearn::learn::quiz_run::{PredictRunner, QuizRun};
+use swelearn::learn::quiz_run::{PredictRun, PredictRunner, QuizRun};
 use swelearn::learn::scheduler::{Rating, Scheduler};
 use swelearn::learn::store::{NewReview, Store};
 use swelearn::learn::time::{DAY_MS, Moment};
@@ -38,8 +38,11 @@ fn draw(app: &QuizApp<'_>) -> String {
 struct Sim;
 
 impl PredictRunner for Sim {
-    fn run(&self, _: &str, _: &[(String, String)], _: &str) -> Result<f64, String> {
-        Ok(6.2)
+    fn run(&self, _: &str, _: &[(String, String)], _: &str) -> Result<PredictRun, String> {
+        Ok(PredictRun {
+            actual: 6.2,
+            report: None,
+        })
     }
 }
 

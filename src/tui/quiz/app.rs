@@ -67,6 +67,8 @@ pub enum QuizAction {
     Rate(Rating),
     /// Leave the feedback for the next question.
     Next,
+    /// Play a predict item's simulated run (again).
+    PlayRun,
     /// A character typed into the answer input.
     Input(char),
     /// Delete the character before the cursor.
@@ -286,6 +288,9 @@ pub struct QuizApp<'a> {
     /// When the open question's answer was given (predict: the estimate; recall:
     /// the reveal), if it is being processed.
     pub answered_at: Option<Duration>,
+    /// Set when the terminal loop should play the predict run of the feedback
+    /// shown (see [`QuizApp::playback`]); the loop clears it.
+    pub play_run: bool,
     /// Set when the program should leave.
     pub quit: bool,
     /// A failure that ends the session (the store could not record an answer).
@@ -310,6 +315,7 @@ impl<'a> QuizApp<'a> {
             elapsed: Duration::ZERO,
             shown_at: Duration::ZERO,
             answered_at: None,
+            play_run: false,
             quit: false,
             error: None,
         };
@@ -419,6 +425,7 @@ impl<'a> QuizApp<'a> {
                 match action {
                     QuizAction::Next | QuizAction::Submit => self.next_question(),
                     QuizAction::Finish => self.finish(EndReason::Stopped),
+                    QuizAction::PlayRun => self.play_run = self.playback().is_some(),
                     other => self.scroll_action(&other),
                 }
                 None
@@ -617,6 +624,8 @@ impl<'a> QuizApp<'a> {
         );
         match result {
             Ok(Ok(feedback)) => {
+                // A predict challenge plays its run before the score is read.
+                self.play_run = feedback.report.is_some();
                 self.phase = Phase::Feedback(Box::new(feedback));
                 self.scroll = 0;
                 self.rebuild_doc();
@@ -652,6 +661,20 @@ impl<'a> QuizApp<'a> {
     }
 
     /// Shows the next question, or the summary when there is none or time is up.
+    /// The predict run the feedback shows, with the line the playback shows
+    /// under it (the estimate, and how to come back).
+    pub fn playback(&self) -> Option<(&crate::sim::Report, String)> {
+        let Phase::Feedback(f) = &self.phase else {
+            return None;
+        };
+        let report = f.report.as_deref()?;
+        let banner = format!(
+            "your estimate: {} · the score is next: q or Esc",
+            f.graded.answer_text.trim()
+        );
+        Some((report, banner))
+    }
+
     fn next_question(&mut self) {
         let run = &self.session.run;
         let more = run.position() < run.len();
@@ -949,6 +972,12 @@ fn feedback_doc(
             if let Some(e) = off_by(g.relative_error) {
                 doc.extend(labelled("Off by", &e, width, Style::default()));
             }
+            if f.report.is_some() {
+                doc.push(Line::from(Span::styled(
+                    "p plays the run again",
+                    theme::dim(),
+                )));
+            }
         }
         _ => {
             let yours = if g.correct { right } else { wrong };
@@ -973,7 +1002,7 @@ fn feedback_doc(
 mod tests {
     use super::*;
     use crate::learn::quiz::{QuizBank, parse_quiz_bank};
-    use crate::learn::quiz_run::{PredictRunner, QuizRun};
+    use crate::learn::quiz_run::{PredictRun, PredictRunner, QuizRun};
     use crate::learn::scheduler::Scheduler;
     use crate::learn::store::Store;
     use std::collections::HashMap;
@@ -1022,12 +1051,17 @@ items:
     explanation: 20,000 / 4,000 = 5 s.
 "#;
 
-    /// A simulation that reports a fixed value, or fails.
-    struct Sim(Result<f64, String>);
+    /// A simulation that reports a fixed value, or fails; with `true`, it also
+    /// returns a real (small) herd run to play back.
+    struct Sim(Result<f64, String>, bool);
 
     impl PredictRunner for Sim {
-        fn run(&self, _: &str, _: &[(String, String)], _: &str) -> Result<f64, String> {
-            self.0.clone()
+        fn run(&self, _: &str, _: &[(String, String)], _: &str) -> Result<PredictRun, String> {
+            let report = self.1.then(|| {
+                let params = [("clients".to_string(), "100".to_string())];
+                Box::new(crate::sim::run_by_name("herd", &params, 7).unwrap())
+            });
+            self.0.clone().map(|actual| PredictRun { actual, report })
         }
     }
 
@@ -1045,7 +1079,7 @@ items:
             banks: vec![parse_quiz_bank("polling.quiz.yaml", BANK).unwrap()],
             store: Store::open(&dir.path().join("progress.db")).unwrap(),
             scheduler: Scheduler::default(),
-            sim: Sim(Ok(5.0)),
+            sim: Sim(Ok(5.0), false),
             _dir: dir,
         }
     }
@@ -1263,9 +1297,46 @@ items:
     }
 
     #[test]
+    fn a_predict_run_plays_before_the_score_and_again_on_p() {
+        let mut f = fixture();
+        f.sim = Sim(Ok(5.0), true);
+        let mut a = app(&mut f, &["p-predict"], None);
+        type_text(&mut a, "4");
+        a.update(QuizAction::Submit);
+        a.update(QuizAction::Simulate);
+        assert!(
+            a.play_run,
+            "the run plays as soon as the estimate is scored"
+        );
+        let (report, banner) = a.playback().unwrap();
+        assert_eq!(report.scenario, "herd");
+        assert_eq!(banner, "your estimate: 4 s · the score is next: q or Esc");
+        a.play_run = false; // the terminal loop clears it after playing
+        a.update(QuizAction::PlayRun);
+        assert!(a.play_run, "p plays it again");
+        a.play_run = false;
+        a.update(QuizAction::Next);
+        a.update(QuizAction::PlayRun);
+        assert!(!a.play_run, "nothing to play off the predict feedback");
+    }
+
+    #[test]
+    fn a_predict_runner_without_a_run_plays_nothing() {
+        let mut f = fixture();
+        let mut a = app(&mut f, &["p-predict"], None);
+        type_text(&mut a, "4");
+        a.update(QuizAction::Submit);
+        a.update(QuizAction::Simulate);
+        assert!(!a.play_run);
+        a.update(QuizAction::PlayRun);
+        assert!(!a.play_run);
+        assert!(a.playback().is_none());
+    }
+
+    #[test]
     fn a_failed_simulation_skips_the_item_without_recording() {
         let mut f = fixture();
-        f.sim = Sim(Err("no such scenario".into()));
+        f.sim = Sim(Err("no such scenario".into()), false);
         let mut a = app(&mut f, &["p-predict", "p-choice"], None);
         type_text(&mut a, "5");
         let next = a.update(QuizAction::Submit);

@@ -153,6 +153,7 @@ fn key_action(key: &KeyEvent, mode: KeyMode) -> Option<QuizAction> {
         },
         KeyMode::Feedback => match key.code {
             KeyCode::Char('q') | KeyCode::Esc => Some(A::Finish),
+            KeyCode::Char('p') => Some(A::PlayRun),
             KeyCode::Char('?') => Some(A::ToggleHelp),
             KeyCode::Enter | KeyCode::Char(' ' | 'n' | 'l') | KeyCode::Right => Some(A::Next),
             KeyCode::Char('j') | KeyCode::Down => Some(A::Scroll(1)),
@@ -283,6 +284,7 @@ pub fn help(mode: KeyMode) -> Vec<(&'static str, &'static str)> {
             ("j k  ↓ ↑", "scroll the explanation"),
             ("PgDn PgUp  b", "one page down / up"),
             ("g G", "top / end"),
+            ("p", "play a predict item's run again"),
             wheel,
             finish,
             quit,

@@ -94,6 +94,15 @@ pub fn run_quiz(config: &Config, session: QuizSession<'_>) -> anyhow::Result<Vec
                 app.update(clock());
             }
         }
+        if std::mem::take(&mut app.play_run)
+            && let Some((report, banner)) = app.playback()
+        {
+            let mut sim = crate::tui::sim::SimApp::new(vec![(report.scenario.clone(), report)]);
+            sim.banner = Some(banner);
+            crate::tui::sim::play(&mut terminal, colour, sim)?;
+            // The session clock kept running while the run played.
+            app.update(clock());
+        }
     }
     if let Some(e) = app.error.take() {
         return Err(e);
