@@ -8,6 +8,24 @@ use crate::sim::report::Comparison;
 use super::fmt_si;
 use super::text::{TextOptions, header_lines_except, metric_cell, sparkline, truncate};
 
+/// A column heading in at most two rows of `w` characters: (top, bottom);
+/// the top is empty when the value fits on one.
+fn header_cell(value: &str, w: usize, ascii: bool) -> (String, String) {
+    if value.chars().count() <= w {
+        return (String::new(), value.to_string());
+    }
+    let split = value
+        .char_indices()
+        .filter(|&(_, ch)| ch == '-')
+        .map(|(i, _)| i + 1)
+        .filter(|&i| value[..i].chars().count() <= w && value[i..].chars().count() <= w)
+        .last();
+    match split {
+        Some(i) => (value[..i].to_string(), value[i..].to_string()),
+        None => (String::new(), truncate(value, w, ascii)),
+    }
+}
+
 /// The comparison as plain text: parameters, a metric table with one column
 /// per variant, and per-series sparklines on a shared scale.
 pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
@@ -71,9 +89,23 @@ pub fn comparison_text(c: &Comparison, opts: &TextOptions) -> String {
         .unwrap_or(0);
     // Units are also in the metric names (_s, _ms); drop the column if it won't fit.
     let with_units = name_w + c.values.len() * (col_w + 2) + 2 + unit_w <= width;
+    // A value too long for its column is split after a hyphen onto two header
+    // rows ("drop-" over "oldest") before it is cut.
+    let heads: Vec<(String, String)> = c
+        .values
+        .iter()
+        .map(|v| header_cell(v, col_w, opts.ascii))
+        .collect();
+    if heads.iter().any(|(top, _)| !top.is_empty()) {
+        let mut top = " ".repeat(name_w);
+        for (t, _) in &heads {
+            top.push_str(&format!("  {t:>col_w$}"));
+        }
+        out.push(top.trim_end().to_string());
+    }
     let mut head = format!("{:name_w$}", c.parameter);
-    for v in &c.values {
-        head.push_str(&format!("  {:>col_w$}", truncate(v, col_w, opts.ascii)));
+    for (_, v) in &heads {
+        head.push_str(&format!("  {v:>col_w$}"));
     }
     if with_units {
         head.push_str("  unit");
@@ -199,6 +231,26 @@ mod tests {
         assert!(svg.contains("jitter=1"));
         let csv = crate::output::csv::comparison_csv(&c);
         assert!(csv.starts_with("t_s,jitter=0:connected,"));
+    }
+
+    #[test]
+    fn long_headings_split_after_a_hyphen_before_they_are_cut() {
+        assert_eq!(
+            header_cell("unbounded", 9, false),
+            (String::new(), "unbounded".into())
+        );
+        assert_eq!(
+            header_cell("drop-oldest", 9, false),
+            ("drop-".into(), "oldest".into())
+        );
+        assert_eq!(
+            header_cell("full-jitter", 6, false),
+            ("full-".into(), "jitter".into())
+        );
+        assert_eq!(
+            header_cell("disconnect", 9, false),
+            (String::new(), "disconne…".into())
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub fn sparkline(values: &[f64], width: usize, max: f64, ascii: bool) -> String 
             if v.is_nan() || v <= 0.0 || max.is_nan() || max <= 0.0 {
                 ' '
             } else {
-                let i = ((v / max) * 8.0).ceil().clamp(1.0, 8.0) as usize - 1;
+                // Rounded, so 9 of 10 reads lower than 10 of 10; any value above 0 shows.
+                let i = ((v / max) * 8.0).round().clamp(1.0, 8.0) as usize - 1;
                 glyphs[i]
             }
         })
@@ -328,6 +329,8 @@ mod tests {
         assert_eq!(resample(&[1.0, 5.0, 2.0, 2.0], 2), vec![5.0, 2.0]);
         assert_eq!(sparkline(&[0.0, 4.0, 8.0], 3, 8.0, false), " ▄█");
         assert_eq!(sparkline(&[0.0, 4.0, 8.0], 3, 8.0, true), " -#");
+        // 9 of 10 servers must read lower than 10 of 10; a tiny value still shows.
+        assert_eq!(sparkline(&[10.0, 9.0, 0.1, 0.0], 4, 10.0, false), "█▇▁ ");
         let rows = block_chart(&[8.0, 4.0, 1.0], 3, 2, 8.0, false);
         assert_eq!(rows, vec!["█  ".to_string(), "██▂".to_string()]);
         assert_eq!(truncate("abcdef", 4, true), "a...");

@@ -412,12 +412,17 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
         .label(label);
     frame.render_widget(gauge, gauge_area);
 
-    // Series values at the cursor, then the summary metrics once playback is done.
+    // Series values at the cursor, then the summary metrics; once playback is
+    // done the summary comes first, so it is what a short terminal shows.
     let done = app.cursor >= app.points();
-    let mut header = vec![Cell::from(format!(
-        "at t = {:.1} s",
-        app.time_s().min(app.end_s())
-    ))];
+    let bold = Style::default().add_modifier(Modifier::BOLD);
+    let at_t = format!("at t = {:.1} s", app.time_s().min(app.end_s()));
+    // The header's first cell names the section under it.
+    let mut header = vec![Cell::from(if done {
+        "summary".to_string()
+    } else {
+        at_t.clone()
+    })];
     // Value columns share the table with a name column twice as wide.
     let runs = app.runs.len();
     let column = usize::from(table_area.width.saturating_sub(2)) / (runs + 2);
@@ -429,37 +434,35 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
             Style::default().fg(RUN_COLORS[i % RUN_COLORS.len()]),
         ))
     }));
-    let mut rows: Vec<Row> = first
-        .series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let style = if i == app.series {
-                theme::accent()
-            } else {
-                Style::default()
-            };
-            let mut cells = vec![Cell::from(Span::styled(
-                format!("{} ({})", s.name, s.unit),
-                style,
-            ))];
-            cells.extend(
-                app.runs
-                    .iter()
-                    .map(|(_, r)| Cell::from(fmt(value_at(r, &s.name, app.cursor)))),
-            );
-            Row::new(cells)
-        })
-        .collect();
-    rows.push(Row::new(vec![Cell::from(Span::styled(
-        if done {
-            "summary"
+    let mut at_cursor: Vec<Row> = Vec::new();
+    if done {
+        at_cursor.push(Row::new(vec![Cell::from(Span::styled(at_t, bold))]));
+    }
+    at_cursor.extend(first.series.iter().enumerate().map(|(i, s)| {
+        let style = if i == app.series {
+            theme::accent()
         } else {
-            "summary (at the end)"
-        },
-        Style::default().add_modifier(Modifier::BOLD),
-    ))]));
-    rows.extend(first.metrics.iter().map(|m| {
+            Style::default()
+        };
+        let mut cells = vec![Cell::from(Span::styled(
+            format!("{} ({})", s.name, s.unit),
+            style,
+        ))];
+        cells.extend(
+            app.runs
+                .iter()
+                .map(|(_, r)| Cell::from(fmt(value_at(r, &s.name, app.cursor)))),
+        );
+        Row::new(cells)
+    }));
+    let mut summary: Vec<Row> = Vec::new();
+    if !done {
+        summary.push(Row::new(vec![Cell::from(Span::styled(
+            "summary (at the end)",
+            bold,
+        ))]));
+    }
+    summary.extend(first.metrics.iter().map(|m| {
         let mut cells = vec![Cell::from(format!("{} ({})", m.name, m.unit))];
         cells.extend(app.runs.iter().map(|(_, r)| {
             Cell::from(if done {
@@ -470,6 +473,11 @@ fn render_side(app: &SimApp, frame: &mut Frame, area: Rect) {
         }));
         Row::new(cells)
     }));
+    let rows: Vec<Row> = if done {
+        summary.into_iter().chain(at_cursor).collect()
+    } else {
+        at_cursor.into_iter().chain(summary).collect()
+    };
     let mut widths = vec![Constraint::Fill(2)];
     if shortened {
         // Values only (`ip-hash`): give each column its label's width.
