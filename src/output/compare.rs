@@ -18,8 +18,8 @@ fn header_cell(value: &str, w: usize, ascii: bool) -> (String, String) {
         .char_indices()
         .filter(|&(_, ch)| ch == '-')
         .map(|(i, _)| i + 1)
-        .filter(|&i| value[..i].chars().count() <= w && value[i..].chars().count() <= w)
-        .last();
+        .rev()
+        .find(|&i| value[..i].chars().count() <= w && value[i..].chars().count() <= w);
     match split {
         Some(i) => (value[..i].to_string(), value[i..].to_string()),
         None => (String::new(), truncate(value, w, ascii)),
