@@ -680,6 +680,13 @@ pub struct BackpressureArgs {
     )]
     pub horizon: f64,
 
+    /// Run it for real, in real time: a WebSocket server on 127.0.0.1 whose
+    /// per-connection send queues apply --policy, and in-process clients that
+    /// really read slowly (4 KiB socket buffers; at most 1,000 consumers, a 60 s
+    /// horizon and 256 MiB buffered); adds process memory to the report.
+    #[arg(long, conflicts_with = "compare")]
+    pub live: bool,
+
     /// Seed and output flags.
     #[command(flatten)]
     pub run: RunArgs,
@@ -859,9 +866,37 @@ impl SimulateCommand {
                 Ok(SimOutcome::Single(Box::new(report)))
             }
             SimulateCommand::Herd(a) => compute_args(a, is_tty),
+            SimulateCommand::Heartbeat(a) if a.live => {
+                let opts = crate::live::heartbeat::LiveHeartbeatOptions {
+                    time_scale: a.time_scale,
+                    ..Default::default()
+                };
+                let mut report =
+                    crate::live::heartbeat::run_heartbeat(&a.to_config()?, &opts, a.run.seed)?;
+                if a.run.no_wall_time {
+                    report.wall_time_s = None;
+                }
+                Ok(SimOutcome::Single(Box::new(report)))
+            }
             SimulateCommand::Heartbeat(a) => compute_args(a, is_tty),
             SimulateCommand::Racer(a) => compute_args(a, is_tty),
             SimulateCommand::Balance(a) => compute_args(a, is_tty),
+            SimulateCommand::Backpressure(a) if a.live => {
+                let opts = crate::live::backpressure::LiveBackpressureOptions::default();
+                let mut report =
+                    crate::live::backpressure::run_backpressure(&a.to_spec()?, &opts, a.run.seed)?;
+                if let Some(at) = report.metric_value("memory_cap_stop_s") {
+                    eprintln!(
+                        "note: stopped at {at:.1} s: the unbounded queues would have passed the \
+                         {} MiB a live run may buffer",
+                        opts.max_buffered_bytes >> 20
+                    );
+                }
+                if a.run.no_wall_time {
+                    report.wall_time_s = None;
+                }
+                Ok(SimOutcome::Single(Box::new(report)))
+            }
             SimulateCommand::Backpressure(a) => compute_args(a, is_tty),
             SimulateCommand::Chat(a) => compute_args(a, is_tty),
         }
