@@ -157,6 +157,17 @@ rate s with drop-oldest. Fast consumers' latency stays their read time, p99 =
 1.49 / fast-rate, unless the producer is throttled. Every message offered is
 delivered, dropped, waiting or being read: exactly.
 
+--live runs it on real sockets, in real time: a loopback WebSocket server whose
+producer broadcasts to in-process clients; each connection's application send
+queue applies --policy and its bytes are counted exactly; the slow clients
+really read slowly, and 4 KiB socket buffers keep the kernel from hiding the
+backlog. Messages still in the sockets at the end are read out and reported as
+in_transit_at_end, so offered = delivered + in_transit_at_end + dropped +
+final_buffered_bytes / message-size holds exactly. Extra live metrics: offered,
+in_transit_at_end, peak_conn_buffered_bytes, process_rss_{start,peak,end}_bytes
+and memory_cap_stop_s (an unbounded run stops before its queues pass 256 MiB);
+extra series: process_rss_bytes.
+
 The run is a deterministic discrete-event simulation: the same flags and --seed
 give the same report, byte for byte (with --no-wall-time).";
 
@@ -175,6 +186,8 @@ Examples:
   swelearn simulate backpressure --rate 20000 --fast-rate 40000 \\
       --horizon 50 --no-tui
       a million messages to 10 consumers.
+  swelearn simulate backpressure --live --policy drop-oldest --no-tui
+      the default run on real sockets: the server's memory stays flat.
 
 Metrics (JSON names): peak_buffered_bytes, final_buffered_bytes, dropped,
 disconnects, slow_latency_p99_ms, fast_latency_p99_ms, slow_latency_mean_ms,

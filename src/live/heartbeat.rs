@@ -463,7 +463,9 @@ async fn heartbeat_async(
     let end_s = {
         let t = sh.tally();
         let last = t.closed_at.iter().flatten().copied().fold(0.0, f64::max);
-        if t.detected == p.dead {
+        if p.timing.is_none() {
+            duration_s
+        } else if t.detected == p.dead {
             duration_s.max(last)
         } else {
             duration_s.max(now_s)
