@@ -584,11 +584,14 @@ async fn produce(
     let t0 = sh.t0.get().copied().unwrap_or(sh.base);
     let throttle = p.policy == BufferPolicy::Throttle;
     let interval = Duration::from_nanos(p.interval.as_nanos());
-    let mut last = t0;
+    // Throttled: the next message one interval after the previous one was due,
+    // or after it went out if it had to wait for room (so a timer firing late
+    // does not slow the producer, a slow reader does).
+    let mut throttled_due = t0;
     let mut m: u64 = 0;
     while m < p.messages {
         let due = if throttle {
-            if m == 0 { t0 } else { last + interval }
+            throttled_due
         } else {
             t0 + Duration::from_nanos((m as f64 * p.period_ns).round() as u64)
         };
@@ -600,9 +603,17 @@ async fn produce(
                 () = tokio::time::sleep_until(due) => {}
                 () = stop.cancelled() => break,
             }
+        } else if m % 32 == 31 {
+            // Catching up (rates above the 1 ms timer grid, or a busy machine):
+            // let the writers and readers on this worker run.
+            tokio::task::yield_now().await;
         }
-        if throttle && !room(conns, sh, horizon_at, stop).await {
-            break;
+        let mut waited = false;
+        if throttle {
+            match room(conns, sh, horizon_at, stop).await {
+                Some(w) => waited = w,
+                None => break,
+            }
         }
         let now = Instant::now();
         let at_s = sh.secs(now);
@@ -644,31 +655,33 @@ async fn produce(
         t.bins[BUFFERED].max(at_s, most as f64);
         t.bins[CONNECTED].max(at_s, connected);
         drop(t);
-        last = now;
+        throttled_due = if waited { now } else { due } + interval;
         m += 1;
     }
     Stopped::Horizon
 }
 
-/// Waits until every queue has room; `false` when the horizon or the stop
-/// came first.
+/// Waits until every queue has room: `Some(waited)`, or `None` when the
+/// horizon or the stop came first.
 async fn room(
     conns: &[Arc<Conn>],
     sh: &Shared,
     horizon_at: Instant,
     stop: &CancellationToken,
-) -> bool {
+) -> Option<bool> {
+    let mut waited = false;
     loop {
         let made_room = sh.room.notified();
         tokio::pin!(made_room);
         made_room.as_mut().enable();
         if conns.iter().all(|c| c.has_room(sh.capacity)) {
-            return true;
+            return Some(waited);
         }
+        waited = true;
         tokio::select! {
             () = made_room => {}
-            () = tokio::time::sleep_until(horizon_at) => return false,
-            () = stop.cancelled() => return false,
+            () = tokio::time::sleep_until(horizon_at) => return None,
+            () = stop.cancelled() => return None,
         }
     }
 }
