@@ -532,8 +532,10 @@ async fn backpressure_async(
         // The last message may come well before the horizon; reads go on until it.
         tokio::time::sleep_until(horizon_at).await;
     }
-    let end = Instant::now().min(horizon_at);
-    let end_s = sh.secs(end);
+    let end_s = match stopped {
+        Stopped::MemoryCap(at_s) => at_s,
+        Stopped::Horizon => sh.secs(horizon_at),
+    };
     sh.drain.cancel();
     let rss_end = rss_bytes();
     let (mut offered, mut final_waiting, mut peak_conn) = (0, 0, 0);

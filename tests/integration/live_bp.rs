@@ -336,3 +336,42 @@ fn heartbeat_live_refuses_what_it_cannot_run() {
         "{help}"
     );
 }
+
+#[test]
+fn backpressure_live_unbounded_stops_before_the_memory_cap() {
+    use swelearn::live::backpressure::{LiveBackpressureOptions, run_backpressure};
+    use swelearn::sim::scenarios::backpressure::{BackpressureConfig, BufferPolicy};
+    let cfg = BackpressureConfig {
+        consumers: 2,
+        slow_consumers: 1,
+        rate: 1000.0,
+        slow_rate: 10.0,
+        message_size: 1024,
+        policy: BufferPolicy::Unbounded,
+        horizon_s: 5.0,
+        ..BackpressureConfig::default()
+    };
+    let cap = 64 * 1024;
+    let opts = LiveBackpressureOptions {
+        max_buffered_bytes: cap,
+        ..LiveBackpressureOptions::default()
+    };
+    let r = run_backpressure(&cfg, &opts, 7).expect("runs");
+    let m = |name: &str| r.metric_value(name).unwrap_or(f64::NAN);
+    // About 64 messages pile up at ~990/s (plus what the sockets hold).
+    let at = m("memory_cap_stop_s");
+    assert!(at > 0.0 && at < 1.0, "{at}");
+    assert_eq!(r.end_s, at);
+    assert!(m("peak_buffered_bytes") <= cap as f64);
+    assert!(m("final_buffered_bytes") > cap as f64 / 2.0);
+    let accounted =
+        m("delivered") + m("in_transit_at_end") + m("dropped") + m("final_buffered_bytes") / 1024.0;
+    assert_eq!(m("offered"), accounted);
+    assert_eq!(
+        r.parameters
+            .iter()
+            .find(|p| p.name == "memory_cap")
+            .map(|p| p.value.as_str()),
+        Some("65536")
+    );
+}
