@@ -8,6 +8,10 @@
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
 //! - [`chat`]: chat rooms over broadcast channels
+//! - [`backpressure`]: a producer and slow consumers for real, filling the model's `Report`
+//! - [`heartbeat`]: pings, pongs and silent peers for real, filling the model's `Report`
+//! - [`sockets`]: small explicit socket buffers and a byte-counting stream
+//! - [`measure`]: series bins, latency histograms and resident memory for live reports
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
 //!
@@ -15,14 +19,18 @@
 //! when its server's shutdown future completes.
 
 pub mod addr;
+pub mod backpressure;
 pub mod chat;
 pub mod error;
 pub mod feed;
+pub mod heartbeat;
 pub mod herd;
 mod http;
 pub mod limits;
+pub mod measure;
 pub mod origin;
 pub mod server;
+pub mod sockets;
 mod ws;
 
 pub use addr::{bind, loopback_addr};
