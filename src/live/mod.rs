@@ -7,6 +7,8 @@
 //! - [`ws`]: the WebSocket handshake (with the Origin check), echo and chat sessions
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
+//! - [`calibrate`]: a short burst measuring this machine's handshake cost
+//! - [`versus`]: the live herd and the model side by side (`--compare-model`)
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
@@ -15,6 +17,7 @@
 //! when its server's shutdown future completes.
 
 pub mod addr;
+pub mod calibrate;
 pub mod chat;
 pub mod error;
 pub mod feed;
@@ -23,6 +26,7 @@ mod http;
 pub mod limits;
 pub mod origin;
 pub mod server;
+pub mod versus;
 mod ws;
 
 pub use addr::{bind, loopback_addr};
