@@ -202,26 +202,25 @@ fn held_split(n: usize) {
         );
         // `echo` asks the child to echo once on every connection; closing stdin
         // then lets it exit.
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(b"echo\n");
-            let _ = stdin.flush();
-            let echoed = tokio::task::spawn_blocking(move || {
-                let mut out = String::new();
-                let _ = reader.read_line(&mut out);
-                drop(stdin);
-                let _ = child.wait();
-                out
-            })
-            .await
-            .expect("child");
-            let after = rss();
-            println!(
-                "  after one echo on each ({}): server RSS +{} over the baseline, {} per connection",
-                echoed.trim(),
-                kib(after.saturating_sub(before) as f64),
-                kib(after.saturating_sub(before) as f64 / n as f64)
-            );
-        }
+        let mut stdin = child.stdin.take().expect("child stdin");
+        let _ = stdin.write_all(b"echo\n");
+        let _ = stdin.flush();
+        let echoed = tokio::task::spawn_blocking(move || {
+            let mut out = String::new();
+            let _ = reader.read_line(&mut out);
+            drop(stdin);
+            let _ = child.wait();
+            out
+        })
+        .await
+        .expect("child");
+        let after = rss();
+        println!(
+            "  after one echo on each ({}): server RSS +{} over the baseline, {} per connection",
+            echoed.trim(),
+            kib(after.saturating_sub(before) as f64),
+            kib(after.saturating_sub(before) as f64 / n as f64)
+        );
         let _ = stop.send(());
     });
     rt.shutdown_timeout(Duration::from_secs(2));
