@@ -1101,6 +1101,8 @@ mod tests {
             "--plot",
             "--no-tui",
             "--compare",
+            "--compare-model",
+            "--calibrate",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -190,3 +190,40 @@ fn a_run_beyond_the_open_file_limit_is_refused_in_one_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_playback_overlays_live_and_model() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use swelearn::live::herd::LiveHerdOptions;
+    use swelearn::live::versus::herd_live_vs_model;
+    use swelearn::sim::scenarios::herd::HerdConfig;
+    use swelearn::tui::sim::{SimAction, SimApp, render};
+
+    let cfg = HerdConfig {
+        clients: 50,
+        jitter_s: 0.2,
+        handshake_ms: 1.0,
+        horizon_s: 20.0,
+        ..HerdConfig::default()
+    };
+    let c = herd_live_vs_model(&cfg, &LiveHerdOptions::default(), 3).expect("runs");
+    let names = c.variant_names();
+    assert_eq!(names, ["live", "model"]);
+    let mut app = SimApp::new(names.into_iter().zip(&c.reports).collect());
+    app.update(SimAction::End);
+    let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    terminal.draw(|f| render(&app, f)).expect("draw");
+    let screen: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|cell| cell.symbol())
+        .collect();
+    assert!(screen.contains("simulate herd (live vs model)"), "{screen}");
+    assert!(
+        screen.contains("live") && screen.contains("model"),
+        "{screen}"
+    );
+}
