@@ -34,6 +34,7 @@ use crate::sim::scenarios::herd::{BackoffPolicy, HerdConfig};
 use crate::sim::spec::ScenarioSpec;
 
 mod heartbeat;
+mod herd_live;
 mod racer;
 
 pub use heartbeat::{DetectorArg, HeartbeatArgs, WireArg};
@@ -74,6 +75,13 @@ Examples:
       | jq '.reports[].metrics.time_to_all_s.value'
   swelearn simulate herd --jitter 30 --csv herd.csv --plot herd.svg
       write the time series as CSV and as a chart.
+  swelearn simulate herd --live --compare-model --clients 5000 --jitter 2
+      the same herd on real loopback sockets, next to the model.
+  swelearn simulate herd --calibrate --clients 1000000 --workers 1 --no-tui
+      measure this machine's handshake cost, then model a million clients.
+  swelearn simulate herd --calibrate --live --compare-model --clients 5000 \
+      --workers 1 --backlog unlimited --timeout none
+      calibrate, then run live (natural cost) and model side by side.
 
 Metrics (JSON names): time_to_all_s, time_to_p99_s, connected, attempts, refused,
 timeouts, wasted_handshakes, peak_queue, peak_utilization,
@@ -486,9 +494,27 @@ pub struct HerdArgs {
     pub horizon: f64,
 
     /// Run it for real: a WebSocket server and the clients on loopback (127.0.0.1),
-    /// at most 5,000 clients and 60 s of wall time; the report says `backend: live`.
+    /// at most 10,000 clients and what the open-file limit allows (2 descriptors
+    /// per client; a run that does not fit is refused, naming the largest that
+    /// does), and 60 s of wall time; the report says `backend: live`.
     #[arg(long, conflicts_with = "compare")]
     pub live: bool,
+
+    /// With --live: then run the model with the same flags and seed, and show
+    /// both side by side, labelled live and model (the compare table, one chart
+    /// per series with both curves, both reports under --json).
+    #[arg(long, requires = "live")]
+    pub compare_model: bool,
+
+    /// Measure this machine's real handshake cost first (a live herd of 2,000
+    /// clients on loopback against one worker with no added cost, after a
+    /// warm-up burst: about 1-3 s) and use it as --handshake-ms, so the model
+    /// extrapolates from what was measured; --workers is kept. The cost is all
+    /// in (the in-process clients share the cores); the line printed also says
+    /// how long the worker itself was busy. With --live the live server adds no
+    /// cost either: its workers take the natural time.
+    #[arg(long, conflicts_with = "handshake_ms")]
+    pub calibrate: bool,
 
     /// With --live: model seconds per wall second, e.g. 10 plays a 30 s jitter in
     /// 3 s (waits, handshake cost and horizon are divided; kernel timers are not).
@@ -867,17 +893,7 @@ impl SimulateCommand {
     /// with a progress bar on stderr when `is_tty` and stderr is a terminal.
     pub fn compute(&self, is_tty: bool) -> Result<SimOutcome, SimError> {
         match self {
-            SimulateCommand::Herd(a) if a.live => {
-                let opts = crate::live::herd::LiveHerdOptions {
-                    time_scale: a.time_scale,
-                    ..Default::default()
-                };
-                let mut report = crate::live::herd::run_herd(&a.to_config()?, &opts, a.run.seed)?;
-                if a.run.no_wall_time {
-                    report.wall_time_s = None;
-                }
-                Ok(SimOutcome::Single(Box::new(report)))
-            }
+            SimulateCommand::Herd(a) if a.live || a.calibrate => herd_live::compute(a, is_tty),
             SimulateCommand::Herd(a) => compute_args(a, is_tty),
             SimulateCommand::Heartbeat(a) if a.live => {
                 let opts = crate::live::heartbeat::LiveHeartbeatOptions {
@@ -1133,6 +1149,8 @@ mod tests {
             "--plot",
             "--no-tui",
             "--compare",
+            "--compare-model",
+            "--calibrate",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -12,6 +12,12 @@
 //!   worker is free, sleeps the handshake time, then completes the WebSocket
 //!   handshake; waiting connections sit in the kernel's accept queue, sized by
 //!   `--backlog` (capped by `net.core.somaxconn`; `unlimited` means that cap).
+//!   tokio's timer has a 1 ms resolution, so a worker keeps its own clock: one
+//!   that comes back for the next connection within [`WORKER_SLACK`] of its
+//!   previous finish sleeps until that finish plus the handshake time, not
+//!   from now, so oversleeping does not pile up and a busy worker does one
+//!   handshake per `--handshake-ms` on average (the real handshake's own time
+//!   counts toward it when shorter). With `--calibrate` no time is added at all.
 //! - *Refused*: an attempt refused or reset. When the accept queue is full Linux
 //!   does not refuse but drops the SYN, and the client's kernel retransmits it
 //!   after 1 s, 2 s, ... — the delays the model's `none` backoff stands for; the
@@ -51,18 +57,22 @@ use tokio_util::task::TaskTracker;
 pub struct LiveHerdOptions {
     /// Model seconds per wall second (1: real time; 10: a 30 s jitter takes 3 s).
     pub time_scale: f64,
-    /// Most clients one run may start.
+    /// Most clients one run may start (the open-file limit may allow fewer).
     pub max_clients: u64,
     /// Longest the run may take on the wall clock; the horizon is cut to fit.
     pub max_wall: Duration,
+    /// Add no handshake cost: workers take what the handshake really costs on
+    /// this machine (`--calibrate`), not `handshake_ms` of sleep each.
+    pub natural_handshake: bool,
 }
 
 impl Default for LiveHerdOptions {
     fn default() -> Self {
         Self {
             time_scale: 1.0,
-            max_clients: 5_000,
+            max_clients: 10_000,
             max_wall: Duration::from_secs(60),
+            natural_handshake: false,
         }
     }
 }
@@ -93,6 +103,62 @@ const TIMEOUTS: usize = 5;
 
 /// Runs the herd on loopback and returns its report.
 pub fn run_herd(cfg: &HerdConfig, opts: &LiveHerdOptions, seed: u64) -> Result<Report, LiveError> {
+    Ok(run_herd_raw(cfg, opts, seed)?.report())
+}
+
+/// A finished live run, before its series are cut to an interval: lets a
+/// comparison with the model put both on one time axis ([`LiveRun::report_at`]).
+pub struct LiveRun {
+    run: Run,
+    params: HerdParams,
+    parameters: Vec<Parameter>,
+    seed: u64,
+    wall: Duration,
+}
+
+impl LiveRun {
+    /// Model seconds at which the run ended (everyone connected, or the horizon).
+    pub fn end_s(&self) -> f64 {
+        self.run.end_s
+    }
+
+    /// The finest interval the series can be cut to, in seconds (a power of ten).
+    pub fn base_interval_s(&self) -> f64 {
+        self.run.rec.base_s
+    }
+
+    /// The report with series at the run's own interval (about 500 points at most).
+    pub fn report(self) -> Report {
+        let iv = nice_interval(self.run.end_s, MAX_POINTS, self.run.rec.base_s);
+        self.report_at(iv)
+    }
+
+    /// The report with series at `interval_s`, rounded up to a whole number of
+    /// base intervals.
+    pub fn report_at(self, interval_s: f64) -> Report {
+        self.run.into_report(
+            &self.params,
+            self.parameters,
+            self.seed,
+            self.wall,
+            interval_s,
+        )
+    }
+}
+
+/// Most points a live report's series have at its own interval: a live series is
+/// noisier than the model's, so it is cut coarser.
+pub const MAX_POINTS: usize = 500;
+
+/// Most base bins a run keeps per series.
+const MAX_BASE_BINS: f64 = 20_000.0;
+
+/// Runs the herd on loopback and returns the finished run.
+pub fn run_herd_raw(
+    cfg: &HerdConfig,
+    opts: &LiveHerdOptions,
+    seed: u64,
+) -> Result<LiveRun, LiveError> {
     let p = cfg
         .validate()
         .map_err(|e| LiveError::Config(e.to_string()))?;
@@ -103,14 +169,15 @@ pub fn run_herd(cfg: &HerdConfig, opts: &LiveHerdOptions, seed: u64) -> Result<R
         )));
     }
     let clients = u64::from(p.clients);
+    let fds = FdReport::read()?;
     if clients > opts.max_clients {
         return Err(LiveError::Config(format!(
             "--clients {clients} is more than a live run starts (at most {}); the model \
              (without --live) runs millions",
-            opts.max_clients
+            opts.max_clients.min(fds.max_connections(FDS_PER_CLIENT))
         )));
     }
-    FdReport::read()?.check(clients, 2)?;
+    fds.check(clients, FDS_PER_CLIENT)?;
     let horizon_wall = Duration::from_secs_f64(p.horizon.as_secs_f64() / scale).min(opts.max_wall);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -118,17 +185,33 @@ pub fn run_herd(cfg: &HerdConfig, opts: &LiveHerdOptions, seed: u64) -> Result<R
         .build()
         .map_err(LiveError::Runtime)?;
     let started = Instant::now();
-    let run = runtime.block_on(herd_async(p, scale, horizon_wall, seed))?;
+    let handshake = if opts.natural_handshake {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(p.handshake.as_secs_f64() / scale)
+    };
+    let run = runtime.block_on(herd_async(p, scale, horizon_wall, handshake, seed))?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     let mut parameters = cfg.parameters();
     parameters.push(Parameter::new("time_scale", fmt(scale), "x"));
-    Ok(run.into_report(&p, parameters, seed, started.elapsed()))
+    Ok(LiveRun {
+        run,
+        params: p,
+        parameters,
+        seed,
+        wall: started.elapsed(),
+    })
 }
+
+/// Descriptors per client when the clients run in this process: the client's
+/// socket and the server's.
+pub const FDS_PER_CLIENT: u64 = 2;
 
 /// What the clients and the server tallied.
 #[derive(Debug, Default)]
 struct Tally {
-    /// Per series, per interval: counts (or busy seconds, or max queue depth).
+    /// Per series, per base interval: counts, busy seconds, or the largest queue
+    /// depth sampled (NaN: no sample in that bin).
     bins: [Vec<f64>; 6],
     /// Busy model-seconds per model second, for `peak_utilization`.
     busy_by_second: Vec<f64>,
@@ -147,7 +230,8 @@ struct Tally {
 struct Recorder {
     t0: Instant,
     scale: f64,
-    interval_s: f64,
+    /// Width of one bin, in model seconds.
+    base_s: f64,
     tally: Mutex<Tally>,
     connected: AtomicU64,
     in_flight: AtomicU64,
@@ -167,12 +251,13 @@ impl Recorder {
     }
 
     fn bin(&self, t: &mut Tally, series: usize, at_s: f64, add: f64) {
-        let i = (at_s / self.interval_s) as usize;
+        let i = (at_s / self.base_s) as usize;
         let bins = &mut t.bins[series];
         if bins.len() <= i {
-            bins.resize(i + 1, 0.0);
+            bins.resize(i + 1, if series == QUEUE { f64::NAN } else { 0.0 });
         }
         if series == QUEUE {
+            // NaN (no sample yet) loses to any sample.
             bins[i] = bins[i].max(add);
         } else {
             bins[i] += add;
@@ -250,6 +335,7 @@ async fn herd_async(
     p: HerdParams,
     scale: f64,
     horizon_wall: Duration,
+    handshake: Duration,
     seed: u64,
 ) -> Result<Run, LiveError> {
     let cap = somaxconn().unwrap_or(4096);
@@ -259,12 +345,11 @@ async fn herd_async(
     let listener = addr::bind(SocketAddr::from(([127, 0, 0, 1], 0)), backlog)?;
     let local = listener.local_addr().map_err(LiveError::Runtime)?;
     let horizon_s = horizon_wall.as_secs_f64() * scale;
-    let wall = |d: SimDuration| Duration::from_secs_f64(d.as_secs_f64() / scale);
     let clients = u64::from(p.clients);
     let rec = Arc::new(Recorder {
         t0: Instant::now(),
         scale,
-        interval_s: interval_for(horizon_s),
+        base_s: base_interval(horizon_s),
         tally: Mutex::default(),
         connected: AtomicU64::new(0),
         in_flight: AtomicU64::new(0),
@@ -280,7 +365,7 @@ async fn herd_async(
     tasks.spawn(serve(
         listener,
         p.workers,
-        wall(p.handshake),
+        handshake,
         ws,
         rec.clone(),
         stop.clone(),
@@ -321,6 +406,10 @@ async fn herd_async(
     })
 }
 
+/// How late a worker may come back for its next connection and still count as
+/// busy since its last finish (tokio's timer resolution, plus a margin).
+pub const WORKER_SLACK: Duration = Duration::from_millis(2);
+
 /// The server: `workers` handshakes at a time, each costing `handshake`.
 async fn serve(
     listener: TcpListener,
@@ -332,6 +421,11 @@ async fn serve(
     tasks: TaskTracker,
 ) {
     let free = Arc::new(Semaphore::new(workers as usize));
+    // Each worker's last finish (`None`: idle), taken by whichever worker runs.
+    let clocks = Arc::new(Mutex::new(vec![
+        None::<tokio::time::Instant>;
+        workers as usize
+    ]));
     loop {
         let worker = tokio::select! {
             w = free.clone().acquire_owned() => match w { Ok(w) => w, Err(_) => return },
@@ -341,17 +435,34 @@ async fn serve(
             a = listener.accept() => match a { Ok((s, _)) => s, Err(_) => continue },
             () = stop.cancelled() => return,
         };
-        let (rec, stop) = (rec.clone(), stop.clone());
+        let (rec, stop, clocks) = (rec.clone(), stop.clone(), clocks.clone());
         tasks.spawn(async move {
             let start = rec.now_s();
             rec.in_flight.fetch_add(1, Ordering::Relaxed);
+            let now = tokio::time::Instant::now();
+            let clock = clocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop()
+                .flatten();
+            let begin = match clock {
+                Some(c) if now.saturating_duration_since(c) <= WORKER_SLACK => c,
+                _ => now,
+            };
+            let finish = begin + handshake;
             let done = tokio::select! {
                 r = async {
-                    tokio::time::sleep(handshake).await;
+                    if !handshake.is_zero() {
+                        tokio::time::sleep_until(finish).await;
+                    }
                     tokio_tungstenite::accept_async_with_config(stream, Some(ws)).await
                 } => Some(r),
                 () = stop.cancelled() => None,
             };
+            clocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Some(finish));
             rec.in_flight.fetch_sub(1, Ordering::Relaxed);
             rec.busy(start, rec.now_s());
             drop(worker);
@@ -485,16 +596,29 @@ fn listen_overflows() -> u64 {
         .unwrap_or(0)
 }
 
-/// A series interval giving at most about 500 points over `horizon_s`, a power
-/// of ten seconds times 1, 2 or 5, at least 10 ms.
-fn interval_for(horizon_s: f64) -> f64 {
-    let raw = (horizon_s / 500.0).max(0.01);
-    let decade = 10f64.powf(raw.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
-        .iter()
-        .map(|m| m * decade)
-        .find(|&v| v >= raw)
-        .unwrap_or(10.0 * decade)
+/// The bin width of a run that may last `horizon_s` model seconds: a power of
+/// ten seconds, at least 1 ms, with at most [`MAX_BASE_BINS`] bins.
+fn base_interval(horizon_s: f64) -> f64 {
+    let raw = (horizon_s / MAX_BASE_BINS).max(0.001);
+    10f64.powi(raw.log10().ceil() as i32)
+}
+
+/// The smallest interval of 1, 2 or 5 times a power of ten seconds, at least
+/// `base_s` (a power of ten, so the result is a whole number of bases), that
+/// covers `[0, span_s]` in at most `max_points` points — the model recorder's
+/// rule, so live and model series can share an interval.
+pub fn nice_interval(span_s: f64, max_points: usize, base_s: f64) -> f64 {
+    let max_points = max_points.max(1) as f64;
+    let mut decade = base_s;
+    loop {
+        for step in [1.0, 2.0, 5.0] {
+            let iv = decade * step;
+            if (span_s / iv).floor() < max_points || !iv.is_finite() {
+                return iv;
+            }
+        }
+        decade *= 10.0;
+    }
 }
 
 fn fmt(v: f64) -> String {
@@ -505,6 +629,31 @@ fn fmt(v: f64) -> String {
     }
 }
 
+/// Merges `k` base bins into one, giving `n` values: sums, or for the queue
+/// the largest sample, each bin without one holding the previous sample.
+fn coarsen(mut raw: Vec<f64>, gauge: bool, k: usize, n: usize) -> Vec<f64> {
+    raw.resize(n * k, if gauge { f64::NAN } else { 0.0 });
+    if gauge {
+        let mut last = 0.0;
+        for v in &mut raw {
+            if v.is_nan() {
+                *v = last;
+            } else {
+                last = *v;
+            }
+        }
+    }
+    raw.chunks(k)
+        .map(|c| {
+            if gauge {
+                c.iter().copied().fold(0.0, f64::max)
+            } else {
+                c.iter().sum()
+            }
+        })
+        .collect()
+}
+
 impl Run {
     fn into_report(
         self,
@@ -512,9 +661,12 @@ impl Run {
         parameters: Vec<Parameter>,
         seed: u64,
         wall: Duration,
+        interval_s: f64,
     ) -> Report {
         let rec = self.rec;
-        let iv = rec.interval_s;
+        // Whole base bins per report interval.
+        let k = ((interval_s / rec.base_s).round() as usize).max(1);
+        let iv = k as f64 * rec.base_s;
         let workers = f64::from(p.workers);
         let clients = u64::from(p.clients);
         let connected = rec.connected.load(Ordering::Relaxed);
@@ -524,11 +676,9 @@ impl Run {
         let series = SERIES
             .iter()
             .enumerate()
-            .map(|(k, (name, unit, label))| {
-                let mut raw = std::mem::take(&mut t.bins[k]);
-                raw.resize(n_bins.max(raw.len()), 0.0);
-                raw.truncate(n_bins);
-                let values = match k {
+            .map(|(s, (name, unit, label))| {
+                let raw = coarsen(std::mem::take(&mut t.bins[s]), s == QUEUE, k, n_bins);
+                let values = match s {
                     CONNECTED => raw
                         .iter()
                         .scan(0.0, |sum, v| {
@@ -617,9 +767,20 @@ mod tests {
 
     #[test]
     fn intervals_are_round_and_few() {
-        assert_eq!(interval_for(1.0), 0.01);
-        assert_eq!(interval_for(600.0), 2.0);
-        assert!((interval_for(30.0) - 0.1).abs() < 1e-12);
+        assert_eq!(base_interval(1.0), 0.001);
+        assert_eq!(base_interval(60.0), 0.01);
+        assert_eq!(base_interval(600.0), 0.1);
+        let iv = nice_interval(1.25, MAX_POINTS, 0.001);
+        assert!((iv - 0.005).abs() < 1e-12, "{iv}");
+        assert!((nice_interval(60.0, MAX_POINTS, 0.01) - 0.2).abs() < 1e-12);
+        assert_eq!(nice_interval(0.0, MAX_POINTS, 0.01), 0.01);
+    }
+
+    #[test]
+    fn bins_merge_into_sums_and_held_queue_samples() {
+        assert_eq!(coarsen(vec![1.0, 2.0, 3.0], false, 2, 3), [3.0, 3.0, 0.0]);
+        let q = vec![f64::NAN, 4.0, f64::NAN, f64::NAN, 1.0];
+        assert_eq!(coarsen(q, true, 2, 3), [4.0, 4.0, 1.0]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`ws`]: the WebSocket handshake (with the Origin check), echo and chat sessions
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
+//! - [`calibrate`]: a short burst measuring this machine's handshake cost
+//! - [`versus`]: the live herd and the model side by side (`--compare-model`)
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`backpressure`]: a producer and slow consumers for real, filling the model's `Report`
 //! - [`heartbeat`]: pings, pongs and silent peers for real, filling the model's `Report`
@@ -20,6 +22,7 @@
 
 pub mod addr;
 pub mod backpressure;
+pub mod calibrate;
 pub mod chat;
 pub mod error;
 pub mod feed;
@@ -31,6 +34,7 @@ pub mod measure;
 pub mod origin;
 pub mod server;
 pub mod sockets;
+pub mod versus;
 mod ws;
 
 pub use addr::{bind, loopback_addr};

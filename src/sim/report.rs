@@ -257,8 +257,12 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Short names of the variants, e.g. `jitter=0`.
+    /// Short names of the variants, e.g. `jitter=0`; a live run compared with
+    /// the model is named by its backend alone (`live`, `model`).
     pub fn variant_names(&self) -> Vec<String> {
+        if self.parameter == "backend" {
+            return self.values.clone();
+        }
         self.values
             .iter()
             .map(|v| format!("{}={v}", self.parameter))

@@ -206,11 +206,21 @@ pub fn render(app: &SimApp, frame: &mut Frame) {
     } else {
         "⏸ paused"
     };
+    // A live run compared with the model shows both backends.
+    let backends = app
+        .runs
+        .iter()
+        .map(|(_, r)| r.backend.as_str())
+        .fold(Vec::new(), |mut seen, b| {
+            if !seen.contains(&b) {
+                seen.push(b);
+            }
+            seen
+        })
+        .join(" vs ");
     let title = format!(
-        " swelearn · simulate {} ({}) · seed {}",
-        first.scenario,
-        first.backend.as_str(),
-        first.seed
+        " swelearn · simulate {} ({backends}) · seed {}",
+        first.scenario, first.seed
     );
     let right = format!(
         "t = {:.1} s / {:.1} s · {state} · ×{} ",

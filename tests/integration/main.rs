@@ -6,6 +6,7 @@ mod content;
 mod learn;
 mod live;
 mod live_bp;
+mod live_herd;
 mod tui;
 mod tui_quiz;
 
