@@ -7,6 +7,7 @@
 //! - [`ws`]: the WebSocket handshake (with the Origin check), echo and chat sessions
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
+//! - [`balance`]: backends behind a load-balancing proxy, sessions and a failure, for real
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
@@ -15,6 +16,7 @@
 //! when its server's shutdown future completes.
 
 pub mod addr;
+pub mod balance;
 pub mod chat;
 pub mod error;
 pub mod feed;
