@@ -885,6 +885,17 @@ impl SimulateCommand {
             }
             SimulateCommand::Herd(a) => compute_args(a, is_tty),
             SimulateCommand::Heartbeat(a) => compute_args(a, is_tty),
+            SimulateCommand::Racer(a) if a.live => {
+                let opts = crate::live::racer::LiveRacerOptions {
+                    time_scale: a.time_scale,
+                    ..Default::default()
+                };
+                let mut report = crate::live::racer::run_racer(&a.to_config()?, &opts, a.run.seed)?;
+                if a.run.no_wall_time {
+                    report.wall_time_s = None;
+                }
+                Ok(SimOutcome::Single(Box::new(report)))
+            }
             SimulateCommand::Racer(a) => compute_args(a, is_tty),
             SimulateCommand::Balance(a) if a.live => {
                 let opts = crate::live::balance::LiveBalanceOptions {

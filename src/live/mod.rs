@@ -8,6 +8,8 @@
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
 //! - [`balance`]: backends behind a load-balancing proxy, sessions and a failure, for real
+//! - [`racer`]: short poll, long poll, SSE and WebSocket clients on one feed, for real
+//! - [`counted`]: a stream wrapper that counts the bytes on the wire
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
@@ -18,12 +20,14 @@
 pub mod addr;
 pub mod balance;
 pub mod chat;
+pub mod counted;
 pub mod error;
 pub mod feed;
 pub mod herd;
 mod http;
 pub mod limits;
 pub mod origin;
+pub mod racer;
 pub mod server;
 mod ws;
 

@@ -6,6 +6,7 @@ mod content;
 mod learn;
 mod live;
 mod live_balance;
+mod live_racer;
 mod tui;
 mod tui_quiz;
 
