@@ -90,7 +90,7 @@ fn racer_live_fills_the_models_report_with_measured_bytes() {
     // published in the window, minus any that arrived after it.
     let ws = metric(&live, "websocket_bytes_per_s") * 4.0;
     assert!(
-        ws <= 160.0 * 102.0 && ws >= 0.75 * 160.0 * 102.0,
+        (0.75 * 160.0 * 102.0..=160.0 * 102.0).contains(&ws),
         "websocket bytes {ws}"
     );
     assert!((metric(&live, "websocket_overhead_fraction") - 2.0 / 102.0).abs() < 1e-9);

@@ -424,7 +424,7 @@ fn the_ring_index_finds_the_same_server_as_a_binary_search() {
         let mut rng = crate::sim::rng::SimRng::seed_from(8);
         for round in 0..2 {
             if round == 1 {
-                m.set_alive(9, false, || std::iter::empty());
+                m.set_alive(9, false, std::iter::empty);
                 assert_eq!(m.ring.len(), 9 * vnodes as usize);
             }
             for k in 0..20_000u64 {
