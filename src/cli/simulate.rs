@@ -1246,6 +1246,8 @@ mod tests {
                     "--recover-at",
                     "--reconnect-jitter",
                     "--horizon",
+                    "--live",
+                    "--time-scale",
                     "sticky",
                 ],
                 "(S-1)/S",

@@ -152,10 +152,10 @@ fn balance_live_consistent_hash_remaps_about_1_over_s() {
     let ratio = metric(&live, "session_miss_ratio");
     assert!(ratio < 0.4, "miss ratio {ratio}");
     assert!(metric(&live, "session_misses") > 0.0);
-    assert_eq!(
-        metric(&live, "failed_attempts"),
-        metric(&live, "failed_attempts").floor()
-    );
+    // The proxy takes the backend out of the pool before stopping it, so only
+    // attempts already routed to it can fail: a handful at most.
+    let failed = metric(&live, "failed_attempts");
+    assert!(failed <= 0.05 * metric(&live, "connections"), "{failed}");
 }
 
 #[test]

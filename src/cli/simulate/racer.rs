@@ -253,6 +253,8 @@ mod tests {
             "--event-bytes",
             "--request-bytes",
             "--response-bytes",
+            "--live",
+            "--time-scale",
             "--seed",
             "--json",
             "--csv",
@@ -261,7 +263,7 @@ mod tests {
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
-        for text in ["Examples:", "interval / 2", "estimates", "chunk"] {
+        for text in ["Examples:", "interval / 2", "estimates", "chunk", "X-Pad"] {
             assert!(help.contains(text), "{text} missing from --help");
         }
     }
