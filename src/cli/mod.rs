@@ -269,8 +269,8 @@ pub enum LabCommand {
 Only loopback addresses are ever bound: nothing outside this machine can connect.
 It prints every endpoint's URL and example commands, then serves until Ctrl-C (or
 SIGTERM), when it closes WebSockets with 1001, ends streams and exits 0. The feed
-behind /poll, /longpoll and /sse gets a `tick N` event every --tick seconds and
-whatever is POSTed to /publish.
+behind /poll, /longpoll, /sse and /ws/feed gets a `tick N` event every --tick
+seconds and whatever is POSTed to /publish.
 
 Examples:
   swelearn lab serve                          on http://127.0.0.1:8765

@@ -130,6 +130,7 @@ fn banner(
     writeln!(out)?;
     writeln!(out, "  WebSocket echo  {ws}/ws/echo")?;
     writeln!(out, "  WebSocket chat  {ws}/ws/chat/ROOM?name=NAME")?;
+    writeln!(out, "  WebSocket feed  {ws}/ws/feed")?;
     writeln!(out, "  SSE stream      {http}/sse")?;
     writeln!(out, "  short poll      {http}/poll?since=0")?;
     writeln!(out, "  long poll       {http}/longpoll?since=0")?;

@@ -621,7 +621,13 @@ pub fn nice_interval(span_s: f64, max_points: usize, base_s: f64) -> f64 {
     }
 }
 
-fn fmt(v: f64) -> String {
+/// A series interval giving at most 500 points over `horizon_s`: 1, 2 or 5
+/// times a power of ten seconds, at least 10 ms.
+pub(crate) fn interval_for(horizon_s: f64) -> f64 {
+    nice_interval(horizon_s, 500, 0.01)
+}
+
+pub(crate) fn fmt(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {

@@ -1,5 +1,6 @@
 //! The HTTP side of the lab, on axum: the routes, the feed endpoints (short
-//! poll, long poll, SSE, publish) and a plain-text index.
+//! poll, long poll, SSE, publish; the WebSocket feed is in [`super::ws`]) and a
+//! plain-text index.
 //!
 //! axum runs on the hyper connections that [`super::server`] drives, so its
 //! handlers only shape requests and responses; the feed holds the data.
@@ -32,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/publish", post(publish))
         .route("/ws/echo", any(ws::echo))
         .route("/ws/chat/{room}", any(ws::chat))
+        .route("/ws/feed", any(ws::feed))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(shared)
 }
@@ -53,7 +55,8 @@ async fn index() -> &'static str {
      GET  /sse               Server-Sent Events from now on (Last-Event-ID or ?since=N to resume)\n\
      POST /publish           body = the event's text; returns its id\n\
      WS   /ws/echo           every message comes back\n\
-     WS   /ws/chat/ROOM      ?name=NAME; text goes to every member of ROOM\n"
+     WS   /ws/chat/ROOM      ?name=NAME; text goes to every member of ROOM\n\
+     WS   /ws/feed           the feed's events as text messages from now on (?since=N to resume)\n"
 }
 
 /// `GET /poll?since=N`: the events after N, immediately.

@@ -9,6 +9,9 @@
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
 //! - [`calibrate`]: a short burst measuring this machine's handshake cost
 //! - [`versus`]: the live herd and the model side by side (`--compare-model`)
+//! - [`balance`]: backends behind a load-balancing proxy, sessions and a failure, for real
+//! - [`racer`]: short poll, long poll, SSE and WebSocket clients on one feed, for real
+//! - [`counted`]: a stream wrapper that counts the bytes on the wire
 //! - [`chat`]: chat rooms over broadcast channels
 //! - [`backpressure`]: a producer and slow consumers for real, filling the model's `Report`
 //! - [`heartbeat`]: pings, pongs and silent peers for real, filling the model's `Report`
@@ -23,7 +26,9 @@
 pub mod addr;
 pub mod backpressure;
 pub mod calibrate;
+pub mod balance;
 pub mod chat;
+pub mod counted;
 pub mod error;
 pub mod feed;
 pub mod heartbeat;
@@ -32,6 +37,7 @@ mod http;
 pub mod limits;
 pub mod measure;
 pub mod origin;
+pub mod racer;
 pub mod server;
 pub mod sockets;
 pub mod versus;

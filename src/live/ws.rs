@@ -1,6 +1,7 @@
 //! WebSocket endpoints: the RFC 6455 handshake on top of hyper's upgrade (with the
 //! Origin check), then tokio-tungstenite sessions — `/ws/echo` sends every message
-//! back, `/ws/chat/{room}` relays text to every member of the room.
+//! back, `/ws/chat/{room}` relays text to every member of the room, `/ws/feed`
+//! pushes the feed's events (the same feed as poll, long poll and SSE).
 //!
 //! Each session runs on the server's task tracker with the connection's slot in
 //! the connection limit, uses the buffer and size limits of [`WsLimits`], closes
@@ -41,6 +42,32 @@ pub(crate) async fn echo(State(shared): State<Arc<Shared>>, req: Request) -> Res
     let cancel = shared.cancel.clone();
     let limits = shared.cfg.ws;
     upgrade(&shared, req, move |ws| echo_session(ws, limits, cancel))
+}
+
+/// Query of a feed handshake.
+#[derive(Debug, Deserialize)]
+pub(crate) struct FeedWsQuery {
+    /// Send the events after this id (default: only events published from now on).
+    since: Option<u64>,
+}
+
+/// `GET /ws/feed[?since=N]`: every feed event as one text message holding the
+/// event's text, from the handshake on (or after id N). The starting point is
+/// fixed before the handshake completes, so a client that sees 101 gets every
+/// later event.
+pub(crate) async fn feed(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<FeedWsQuery>,
+    req: Request,
+) -> Response {
+    // Subscribe before reading the newest id so nothing published in between is missed.
+    let newest = shared.feed.subscribe();
+    let last = q.since.unwrap_or_else(|| shared.feed.newest());
+    let limits = shared.cfg.ws;
+    let s = shared.clone();
+    upgrade(&shared, req, move |ws| {
+        feed_session(ws, s, newest, last, limits)
+    })
 }
 
 /// Query of a chat handshake.
@@ -191,6 +218,37 @@ async fn echo_session(mut ws: Ws, limits: WsLimits, cancel: CancellationToken) {
                 None => return,
             },
             () = cancel.cancelled() => return going_away(ws).await,
+        }
+    }
+}
+
+async fn feed_session(
+    mut ws: Ws,
+    shared: Arc<Shared>,
+    mut newest: tokio::sync::watch::Receiver<u64>,
+    mut last: u64,
+    limits: WsLimits,
+) {
+    loop {
+        let batch = shared.feed.after(last);
+        for e in &batch.events {
+            if ws.send(Message::text(e.data.to_string())).await.is_err() {
+                return;
+            }
+        }
+        last = batch.last_id;
+        if !batch.events.is_empty() {
+            continue; // a full batch may have left more
+        }
+        tokio::select! {
+            changed = newest.changed() => if changed.is_err() { return },
+            msg = ws.next() => match msg {
+                // Pings are answered by tungstenite; the client has nothing to say.
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return refuse(ws, e, &limits).await,
+                None => return,
+            },
+            () = shared.cancel.cancelled() => return going_away(ws).await,
         }
     }
 }

@@ -7,6 +7,8 @@ mod learn;
 mod live;
 mod live_bp;
 mod live_herd;
+mod live_balance;
+mod live_racer;
 mod tui;
 mod tui_quiz;
 

@@ -69,7 +69,20 @@ sse_ and websocket_: requests_per_s, bytes_per_s, overhead_fraction,
 empty_responses, latency_mean_ms, latency_p99_ms, open_connections, delivered;
 plus events and payload_bytes_per_s.
 Series: long_poll_requests_per_s, short_poll_requests_per_s,
-{short_poll,long_poll,sse,websocket}_bytes_per_s, events_per_s.";
+{short_poll,long_poll,sse,websocket}_bytes_per_s, events_per_s.
+
+Live (--live): the lab server on 127.0.0.1 and, per client, four real clients:
+GET /poll every --interval, GET /longpoll asking again on each answer, an SSE
+stream on /sse and a WebSocket on /ws/feed, while a publisher POSTs each event
+to /publish at the model's times. Bytes are counted on the wire (headers, JSON,
+chunk and frame framing included); each poll request is padded with an X-Pad
+header to exactly --request-bytes, response headers are the server's own
+(--response-bytes is not used). The clients add --rtt-ms: a request waits
+rtt/2 before it is written and anything read counts as arrived rtt/2 later.
+Same metric and series names as the model. Runs longer than 60 s of wall
+time are refused: add --time-scale, e.g.
+  swelearn simulate racer --live --clients 200 --event-rate 1 --duration 60 \\
+      --interval 2 --hold 10 --time-scale 2";
 
 /// Flags of `swelearn simulate racer`.
 #[derive(Debug, Clone, PartialEq, clap::Args)]
@@ -155,6 +168,19 @@ pub struct RacerArgs {
     )]
     pub response_bytes: i64,
 
+    /// Run it for real on loopback (127.0.0.1): the lab server, and per client a
+    /// short poller, a long poller, an SSE stream and a WebSocket, with bytes
+    /// counted on the wire; at most 500 clients, 5,000 events and 60 s of wall
+    /// time; the report says `backend: live`.
+    #[arg(long, conflicts_with = "compare")]
+    pub live: bool,
+
+    /// With --live: model seconds per wall second, e.g. 20 plays a 600 s window in
+    /// 30 s (publication times, --interval, --hold, --rtt-ms and the horizon are
+    /// divided).
+    #[arg(long, default_value_t = 1.0, value_name = "X", requires = "live")]
+    pub time_scale: f64,
+
     /// Seed and output flags.
     #[command(flatten)]
     pub run: RunArgs,
@@ -227,6 +253,8 @@ mod tests {
             "--event-bytes",
             "--request-bytes",
             "--response-bytes",
+            "--live",
+            "--time-scale",
             "--seed",
             "--json",
             "--csv",
@@ -235,7 +263,7 @@ mod tests {
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }
-        for text in ["Examples:", "interval / 2", "estimates", "chunk"] {
+        for text in ["Examples:", "interval / 2", "estimates", "chunk", "X-Pad"] {
             assert!(help.contains(text), "{text} missing from --help");
         }
     }

@@ -52,6 +52,8 @@
 //!
 //! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
 //! recorder for series; [`crate::sim::registry`] lists it as `balance`.
+//! The routing itself (pool, round-robin turn, ring, least-connections tree)
+//! is [`Router`], which the live proxy (`crate::live::balance`) uses as is.
 
 use crate::sim::engine::Engine;
 use crate::sim::error::SimError;
@@ -672,6 +674,216 @@ impl Spread {
     }
 }
 
+/// The load balancer's routing state, shared by the model and the live proxy
+/// (`crate::live::balance`): which servers are in the pool, the round-robin
+/// turn, the hash ring and its lookup index, and (for least-connections) each
+/// server's open connections in a tournament tree.
+///
+/// Hash policies route by a client's 64-bit key ([`client_key`]); round-robin
+/// and least-connections ignore it, so [`Router::route`] takes the key as a
+/// closure and computes it only when needed.
+#[derive(Debug, Clone)]
+pub struct Router {
+    policy: Policy,
+    alive: Vec<bool>,
+    /// Live servers in index order.
+    live: Vec<u16>,
+    /// Every server's ring points, sorted by (point, server).
+    ring_all: Vec<(u64, u16)>,
+    /// The live servers' ring points.
+    ring: Vec<(u64, u16)>,
+    /// For each of `2^(64 - ring_shift)` key buckets, the first live point at
+    /// or after the bucket's start.
+    ring_index: Vec<u32>,
+    ring_shift: u32,
+    /// Round-robin's next position in `live`.
+    rr: usize,
+    /// Open connections per server (least-connections only).
+    loads: Vec<u32>,
+    /// Least-loaded live server, for least-connections routing.
+    min_tree: Tournament,
+}
+
+/// A client's fixed 64-bit routing key (its "IP address" hashed) under a run's
+/// `salt`.
+#[inline]
+pub fn client_key(salt: u64, client: u32) -> u64 {
+    mix64(salt ^ u64::from(client))
+}
+
+impl Router {
+    /// Every one of `servers` servers live and empty; a consistent-hash router
+    /// routes nothing until [`Router::build_ring`].
+    pub fn new(policy: Policy, servers: u16) -> Self {
+        let s = usize::from(servers);
+        let lc = policy == Policy::LeastConnections;
+        Self {
+            policy,
+            alive: vec![true; s],
+            live: (0..servers).collect(),
+            ring_all: Vec::new(),
+            ring: Vec::new(),
+            ring_index: Vec::new(),
+            ring_shift: 63,
+            rr: 0,
+            loads: vec![0; if lc { s } else { 0 }],
+            min_tree: Tournament::new(if lc { s } else { 1 }),
+        }
+    }
+
+    /// Places `vnodes` points per server on the ring at positions fixed by
+    /// `salt` (consistent-hash only; other policies ignore it).
+    pub fn build_ring(&mut self, vnodes: u32, salt: u64) {
+        if self.policy != Policy::ConsistentHash {
+            return;
+        }
+        let servers = self.alive.len() as u16;
+        let mut ring = Vec::with_capacity(usize::from(servers) * vnodes as usize);
+        for s in 0..servers {
+            for v in 0..vnodes {
+                let point = mix64(salt ^ ((u64::from(s) << 32) | u64::from(v)));
+                ring.push((point, s));
+            }
+        }
+        ring.sort_unstable();
+        self.ring_all = ring;
+        self.rebuild_pool();
+    }
+
+    /// The routing policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Live servers in index order.
+    pub fn live(&self) -> &[u16] {
+        &self.live
+    }
+
+    /// Whether server `s` is in the pool.
+    pub fn is_alive(&self, s: u16) -> bool {
+        self.alive.get(usize::from(s)).copied().unwrap_or(false)
+    }
+
+    /// Where a hash policy sends `key` with the current pool.
+    #[inline]
+    pub fn hash_target(&self, key: u64) -> u16 {
+        match self.policy {
+            Policy::ConsistentHash => {
+                // The index gives the first point at or after the key's bucket;
+                // a bucket holds one point on average, so this scans ~1 step.
+                let mut i = self
+                    .ring_index
+                    .get((key >> self.ring_shift) as usize)
+                    .map_or(0, |&i| i as usize);
+                while i < self.ring.len() && self.ring[i].0 < key {
+                    i += 1;
+                }
+                self.ring
+                    .get(i)
+                    .or(self.ring.first())
+                    .map_or(0, |&(_, s)| s)
+            }
+            _ => self.live[(key % self.live.len() as u64) as usize],
+        }
+    }
+
+    /// Picks the server for a new connection; `key` is asked for only by the
+    /// hash policies. At least one server must be live.
+    #[inline]
+    pub fn route(&mut self, key: impl FnOnce() -> u64) -> u16 {
+        match self.policy {
+            Policy::RoundRobin => {
+                // The pool may have shrunk since the last turn.
+                if self.rr >= self.live.len() {
+                    self.rr = 0;
+                }
+                let s = self.live[self.rr];
+                self.rr += 1;
+                s
+            }
+            Policy::LeastConnections => self.min_tree.top() as u16,
+            Policy::IpHash | Policy::ConsistentHash => self.hash_target(key()),
+        }
+    }
+
+    /// Server `s` now has `n` open connections (used by least-connections;
+    /// other policies ignore it). A server out of the pool keeps its count
+    /// but is never picked.
+    #[inline]
+    pub fn set_load(&mut self, s: u16, n: u32) {
+        if self.policy != Policy::LeastConnections {
+            return;
+        }
+        let i = usize::from(s);
+        if let Some(l) = self.loads.get_mut(i) {
+            *l = n;
+        }
+        if self.alive[i] {
+            self.min_tree.set(i, n);
+        }
+    }
+
+    /// Takes server `s` out of the pool or puts it back, and returns how many
+    /// of the clients whose keys `keys` yields now route elsewhere (always 0
+    /// for the policies without a client-to-server mapping).
+    pub fn set_alive<I: Iterator<Item = u64>>(
+        &mut self,
+        s: u16,
+        alive: bool,
+        keys: impl Fn() -> I,
+    ) -> u64 {
+        let i = usize::from(s);
+        if !self.policy.is_hash() {
+            self.alive[i] = alive;
+            self.rebuild_pool();
+            return 0;
+        }
+        let before: Vec<u16> = keys().map(|k| self.hash_target(k)).collect();
+        self.alive[i] = alive;
+        self.rebuild_pool();
+        keys()
+            .zip(before)
+            .filter(|&(k, b)| self.hash_target(k) != b)
+            .count() as u64
+    }
+
+    fn rebuild_pool(&mut self) {
+        self.live = (0..self.alive.len() as u16)
+            .filter(|&s| self.alive[usize::from(s)])
+            .collect();
+        if self.policy == Policy::ConsistentHash {
+            self.ring = self
+                .ring_all
+                .iter()
+                .copied()
+                .filter(|&(_, s)| self.alive[usize::from(s)])
+                .collect();
+            self.index_ring();
+        }
+        if self.policy == Policy::LeastConnections {
+            for (i, &alive) in self.alive.iter().enumerate() {
+                let load = if alive { self.loads[i] } else { u32::MAX };
+                self.min_tree.set(i, load);
+            }
+        }
+    }
+
+    /// Builds the ring's lookup index: the key space cut into `2^bits` equal
+    /// buckets (about one point each), and for each bucket the first point at
+    /// or after its start.
+    fn index_ring(&mut self) {
+        let bits = (self.ring.len().max(1).next_power_of_two().trailing_zeros()).max(1);
+        self.ring_shift = 64 - bits;
+        self.ring_index = (0..1u64 << bits)
+            .map(|b| {
+                let start = b << self.ring_shift;
+                self.ring.partition_point(|&(point, _)| point < start) as u32
+            })
+            .collect();
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Ids {
     connected: SeriesId,
@@ -697,23 +909,10 @@ pub struct Balance {
     sessions: Vec<u64>,
     /// Bumped when a server fails: events from before carry the old epoch.
     epochs: Vec<u8>,
-    alive: Vec<bool>,
     /// Clients connected to the failing server, as a bitset (only it fails).
     on_failing: Vec<u64>,
-    /// Live servers in index order.
-    live: Vec<u16>,
-    /// Every server's ring points, sorted by (point, server).
-    ring_all: Vec<(u64, u16)>,
-    /// The live servers' ring points.
-    ring: Vec<(u64, u16)>,
-    /// For each of `2^(64 - ring_shift)` key buckets, the first live point at
-    /// or after the bucket's start.
-    ring_index: Vec<u32>,
-    ring_shift: u32,
-    /// Round-robin's next position in `live`.
-    rr: usize,
-    /// Least-loaded live server, for least-connections routing.
-    min_tree: Tournament,
+    /// The balancer's pool, ring and least-connections tree.
+    router: Router,
     /// Least and largest connection counts of the live servers.
     spread: Spread,
     ids: Option<Ids>,
@@ -746,19 +945,8 @@ impl Balance {
             counts: vec![0; s],
             sessions: vec![0; s],
             epochs: vec![0; s],
-            alive: vec![true; s],
             on_failing: Vec::new(),
-            live: (0..p.servers).collect(),
-            ring_all: Vec::new(),
-            ring: Vec::new(),
-            ring_index: Vec::new(),
-            ring_shift: 63,
-            rr: 0,
-            min_tree: Tournament::new(if p.policy == Policy::LeastConnections {
-                s
-            } else {
-                1
-            }),
+            router: Router::new(p.policy, p.servers),
             spread: Spread::new(u32::from(p.servers)),
             ids: None,
             sample_every: 1,
@@ -787,48 +975,11 @@ impl Balance {
             .unwrap_or_else(|| unreachable!("Balance::init registers the series first"))
     }
 
-    /// The client's fixed 64-bit key (its "IP address" hashed).
-    #[inline]
-    fn key(&self, client: u32) -> u64 {
-        mix64(self.key_salt ^ u64::from(client))
-    }
-
-    /// Where a hash policy sends `key` with the current pool.
-    #[inline]
-    fn hash_target(&self, key: u64) -> u16 {
-        match self.p.policy {
-            Policy::ConsistentHash => {
-                // The index gives the first point at or after the key's bucket;
-                // a bucket holds one point on average, so this scans ~1 step.
-                let mut i = self.ring_index[(key >> self.ring_shift) as usize] as usize;
-                while i < self.ring.len() && self.ring[i].0 < key {
-                    i += 1;
-                }
-                self.ring
-                    .get(i)
-                    .or(self.ring.first())
-                    .map_or(0, |&(_, s)| s)
-            }
-            _ => self.live[(key % self.live.len() as u64) as usize],
-        }
-    }
-
     /// Picks the server for a new connection of `client`.
     #[inline]
     fn route(&mut self, client: u32) -> u16 {
-        match self.p.policy {
-            Policy::RoundRobin => {
-                // The pool may have shrunk since the last turn.
-                if self.rr >= self.live.len() {
-                    self.rr = 0;
-                }
-                let s = self.live[self.rr];
-                self.rr += 1;
-                s
-            }
-            Policy::LeastConnections => self.min_tree.top() as u16,
-            Policy::IpHash | Policy::ConsistentHash => self.hash_target(self.key(client)),
-        }
+        let salt = self.key_salt;
+        self.router.route(|| client_key(salt, client))
     }
 
     /// One more (`up`) or one fewer connection on live server `s`; returns the
@@ -845,9 +996,7 @@ impl Balance {
             c - 1
         };
         self.counts[i] = n;
-        if self.p.policy == Policy::LeastConnections {
-            self.min_tree.set(i, n);
-        }
+        self.router.set_load(s, n);
         n
     }
 
@@ -863,49 +1012,15 @@ impl Balance {
         }
     }
 
-    fn rebuild_pool(&mut self) {
-        self.live = (0..self.p.servers)
-            .filter(|&s| self.alive[usize::from(s)])
-            .collect();
-        if self.p.policy == Policy::ConsistentHash {
-            self.ring = self
-                .ring_all
-                .iter()
-                .copied()
-                .filter(|&(_, s)| self.alive[usize::from(s)])
-                .collect();
-            self.index_ring();
-        }
-    }
-
-    /// Builds the ring's lookup index: the key space cut into `2^bits` equal
-    /// buckets (about one point each), and for each bucket the first point at
-    /// or after its start.
-    fn index_ring(&mut self) {
-        let bits = (self.ring.len().max(1).next_power_of_two().trailing_zeros()).max(1);
-        self.ring_shift = 64 - bits;
-        self.ring_index = (0..1u64 << bits)
-            .map(|b| {
-                let start = b << self.ring_shift;
-                self.ring.partition_point(|&(point, _)| point < start) as u32
-            })
-            .collect();
-    }
-
-    /// Applies `change` to the pool and returns how many clients' hash target
-    /// it changed (0 for the policies without a client-to-server mapping).
-    fn count_remapped(&mut self, change: impl FnOnce(&mut Self)) -> u64 {
-        if !self.p.policy.is_hash() {
-            change(self);
-            return 0;
-        }
-        let before: Vec<u16> = (0..self.p.clients)
-            .map(|c| self.hash_target(self.key(c)))
-            .collect();
-        change(self);
-        (0..self.p.clients)
-            .filter(|&c| self.hash_target(self.key(c)) != before[c as usize])
-            .count() as u64
+    /// Takes the failing server out of the pool or puts it back; returns how
+    /// many clients' hash target that changed (0 for the policies without a
+    /// client-to-server mapping).
+    fn set_failing_alive(&mut self, alive: bool) -> u64 {
+        let salt = self.key_salt;
+        let clients = self.p.clients;
+        self.router.set_alive(self.failing, alive, || {
+            (0..clients).map(move |c| client_key(salt, c))
+        })
     }
 
     /// The failing server leaves: its connections drop, its sessions are lost,
@@ -914,10 +1029,7 @@ impl Balance {
         let f = self.failing;
         let fi = usize::from(f);
         let stranded = self.sessions[fi];
-        let remapped = self.count_remapped(|m| {
-            m.alive[fi] = false;
-            m.rebuild_pool();
-        });
+        let remapped = self.set_failing_alive(false);
         self.remapped = Some(if self.p.policy.is_hash() {
             remapped
         } else {
@@ -943,25 +1055,18 @@ impl Balance {
         self.forced += dropped;
         self.spread.remove(self.counts[fi]);
         self.counts[fi] = 0;
-        if self.p.policy == Policy::LeastConnections {
-            self.min_tree.set(fi, u32::MAX);
-        }
+        self.router.set_load(f, 0);
         eng.rec.count(self.ids().forced, now, dropped);
     }
 
     /// The failed server returns, empty.
     fn recover(&mut self) {
         let fi = usize::from(self.failing);
-        let remapped = self.count_remapped(|m| {
-            m.alive[fi] = true;
-            m.rebuild_pool();
-        });
-        self.remapped_back = Some(remapped);
         self.counts[fi] = 0;
+        self.router.set_load(self.failing, 0);
+        let remapped = self.set_failing_alive(true);
+        self.remapped_back = Some(remapped);
         self.spread.add_empty();
-        if self.p.policy == Policy::LeastConnections {
-            self.min_tree.set(fi, 0);
-        }
     }
 
     /// Routes a new connection of `client`, whose last connection was to `prev`
@@ -1008,7 +1113,7 @@ impl Balance {
         let ids = self.ids();
         while self.next_sample <= t {
             let bin = SimTime(self.next_sample - self.sample_every);
-            let live = self.live.len() as u64;
+            let live = self.router.live().len() as u64;
             let max = u64::from(self.spread.max);
             let min = u64::from(self.spread.min);
             eng.rec.gauge_max(ids.connected, bin, self.online);
@@ -1098,19 +1203,7 @@ impl Scenario for Balance {
         // clients' "addresses" and the ring's layout.
         self.key_salt = eng.rng().next_u64();
         let ring_salt = eng.rng().next_u64();
-        if self.p.policy == Policy::ConsistentHash {
-            let mut ring = Vec::with_capacity(usize::from(self.p.servers) * self.p.vnodes as usize);
-            for s in 0..self.p.servers {
-                for v in 0..self.p.vnodes {
-                    let point = mix64(ring_salt ^ ((u64::from(s) << 32) | u64::from(v)));
-                    ring.push((point, s));
-                }
-            }
-            ring.sort_unstable();
-            self.ring_all = ring;
-            self.ring = self.ring_all.clone();
-            self.index_ring();
-        }
+        self.router.build_ring(self.p.vnodes, ring_salt);
         if self.p.fail_at.is_some() {
             self.on_failing = vec![0; (self.p.clients as usize).div_ceil(64)];
         }
