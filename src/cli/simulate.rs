@@ -77,6 +77,8 @@ Examples:
       write the time series as CSV and as a chart.
   swelearn simulate herd --live --compare-model --clients 5000 --jitter 2
       the same herd on real loopback sockets, next to the model.
+  swelearn simulate herd --live --clients 19000 --jitter 5 --handshake-ms 0.1
+      past one process's open-file limit: the clients run in child processes.
   swelearn simulate herd --calibrate --clients 1000000 --workers 1 --no-tui
       measure this machine's handshake cost, then model a million clients.
   swelearn simulate herd --calibrate --live --compare-model --clients 5000 \

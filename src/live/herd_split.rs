@@ -392,14 +392,15 @@ pub fn clients_main(spec: &str) -> Result<(), LiveError> {
             stop.cancel();
         });
     }
-    let (tx, rx) = std::sync::mpsc::channel::<Option<ClientRecord>>();
-    let writer = std::thread::spawn(move || write_records(&rx));
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "ready")
             .and_then(|()| out.flush())
             .map_err(LiveError::Runtime)?;
     }
+    // Only now: the writer holds stdout's lock for the rest of the run.
+    let (tx, rx) = std::sync::mpsc::channel::<Option<ClientRecord>>();
+    let writer = std::thread::spawn(move || write_records(&rx));
     runtime.block_on(async {
         let Ok(start) = go_rx.await else {
             return; // the parent gave up before the start
