@@ -123,6 +123,18 @@ Examples:
   swelearn completions zsh > \"${fpath[1]}/_swelearn\"
   swelearn completions fish > ~/.config/fish/completions/swelearn.fish")]
     Completions(CompletionsArgs),
+    /// Internal: runs a slice of a `simulate herd --live` run's clients for the
+    /// parent process (see `swelearn::live::herd_split`).
+    #[command(name = "__live-herd-clients", hide = true)]
+    LiveHerdClients(LiveHerdClientsArgs),
+}
+
+/// Arguments of the hidden `__live-herd-clients` command.
+#[derive(Debug, Args)]
+pub struct LiveHerdClientsArgs {
+    /// The clients to run, as JSON (`swelearn::live::herd_split::ChildSpec`).
+    #[arg(value_name = "SPEC")]
+    pub spec: String,
 }
 
 #[derive(Debug, Args)]

@@ -43,6 +43,12 @@ impl Ctx {
 
 /// Runs the command in `cli`.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A live herd's child process: before any configuration is read or stdout
+    // locked (its writer thread owns stdout).
+    if let Some(Command::LiveHerdClients(args)) = &cli.command {
+        crate::live::herd_split::clients_main(&args.spec)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let flags = FlagOverrides {
         config: cli.global.config.clone(),
         data_dir: cli.global.data_dir.clone(),
@@ -84,6 +90,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_complete::generate(args.shell, &mut Cli::command(), "swelearn", &mut out);
             ExitCode::SUCCESS
         }
+        Some(Command::LiveHerdClients(_)) => ExitCode::SUCCESS, // handled above
     };
     out.flush()
         .or_else(ignore_broken_pipe)

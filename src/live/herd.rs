@@ -32,9 +32,21 @@
 //!   multiplied back, so reports are in the model's seconds. Kernel timers (SYN
 //!   retransmits) are not scaled, so with a scale above 1 they look longer.
 //!
+//! Where the clients run ([`plan_clients`]): in this process when they fit its
+//! open-file limit (2 descriptors per client: its socket and the server's end),
+//! otherwise in child processes (this executable again, with the hidden
+//! `__live-herd-clients` command, see [`super::herd_split`]) of at most
+//! [`DEFAULT_CLIENTS_PER_CHILD`] clients each, so this process keeps only the
+//! server's ends (1 descriptor per client) and each child has its own limit.
+//! Every client, wherever it runs, produces one [`ClientRecord`] (its attempt,
+//! refusal and timeout times and when it connected, on the common start
+//! instant's clock), and the records fill the report the same way; the extra
+//! parameter `client_processes` says how many children there were (0: none).
+//!
 //! Bounds: at most [`LiveHerdOptions::max_clients`] clients and what the
-//! open-file limit allows (2 descriptors per client), at most
-//! [`LiveHerdOptions::max_wall`] of wall time; every task is stopped at the end.
+//! open-file limit allows (the server's ends must fit this process), at most
+//! [`LiveHerdOptions::max_wall`] of wall time; every task is stopped and every
+//! child process ended (killed if it does not exit) at the end.
 
 use super::addr;
 use super::error::LiveError;
@@ -43,7 +55,9 @@ use crate::sim::report::{Backend, Metric, Parameter, Report, SCHEMA_VERSION, Ser
 use crate::sim::rng::SimRng;
 use crate::sim::scenarios::herd::{self, HerdConfig, HerdParams, backoff_sleep};
 use crate::sim::time::SimDuration;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,7 +67,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 /// Bounds of a live herd run.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LiveHerdOptions {
     /// Model seconds per wall second (1: real time; 10: a 30 s jitter takes 3 s).
     pub time_scale: f64,
@@ -64,17 +78,86 @@ pub struct LiveHerdOptions {
     /// Add no handshake cost: workers take what the handshake really costs on
     /// this machine (`--calibrate`), not `handshake_ms` of sleep each.
     pub natural_handshake: bool,
+    /// Most clients one process runs (`--clients-per-process`): more than this
+    /// (or than fit this process's open-file limit, when `None`) run in child
+    /// processes of at most this many each ([`DEFAULT_CLIENTS_PER_CHILD`] when
+    /// `None`).
+    pub clients_per_process: Option<u64>,
+    /// The executable the child processes run (`None`: this one). It must
+    /// understand the hidden `__live-herd-clients` command.
+    pub client_program: Option<PathBuf>,
 }
 
 impl Default for LiveHerdOptions {
     fn default() -> Self {
         Self {
             time_scale: 1.0,
-            max_clients: 10_000,
+            max_clients: MAX_CLIENTS,
             max_wall: Duration::from_secs(60),
             natural_handshake: false,
+            clients_per_process: None,
+            client_program: None,
         }
     }
+}
+
+/// The hard cap on a live herd's clients: the server's ends of 19,000
+/// connections fit a 20,000 open-file limit with room to spare.
+pub const MAX_CLIENTS: u64 = 19_000;
+
+/// Most clients one child process runs unless `--clients-per-process` says
+/// otherwise: what one process ran before clients moved out.
+pub const DEFAULT_CLIENTS_PER_CHILD: u64 = 10_000;
+
+/// Most child processes one run starts.
+pub const MAX_CHILDREN: u64 = 16;
+
+/// Where a run's clients go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientPlan {
+    /// In this process, next to the server (2 descriptors per client here).
+    InProcess,
+    /// In `children` child processes of at most `per_child` clients each (1
+    /// descriptor per client here, 1 in its child).
+    Children {
+        /// Child processes.
+        children: u64,
+        /// Most clients per child.
+        per_child: u64,
+    },
+}
+
+/// Decides where `clients` clients run: in this process when they fit `fds`
+/// (and `per_process`, when given), otherwise in children; refuses a run whose
+/// server side does not fit, naming the largest that does.
+pub fn plan_clients(
+    clients: u64,
+    fds: &FdReport,
+    per_process: Option<u64>,
+) -> Result<ClientPlan, LiveError> {
+    let in_max = fds.max_connections(FDS_PER_CLIENT);
+    let budget = per_process.map_or(in_max, |n| n.min(in_max));
+    if clients <= budget {
+        return Ok(ClientPlan::InProcess);
+    }
+    // The server's ends stay here: one descriptor each.
+    fds.check(clients, 1)?;
+    let per_child = per_process
+        .unwrap_or(DEFAULT_CLIENTS_PER_CHILD)
+        .min(fds.max_connections(1))
+        .max(1);
+    let children = clients.div_ceil(per_child);
+    if children > MAX_CHILDREN {
+        return Err(LiveError::Config(format!(
+            "--clients-per-process {per_child} would need {children} client processes for \
+             {clients} clients; at most {MAX_CHILDREN} are started (use at least {})",
+            clients.div_ceil(MAX_CHILDREN)
+        )));
+    }
+    Ok(ClientPlan::Children {
+        children,
+        per_child,
+    })
 }
 
 /// Series in report order (the model's names).
@@ -174,10 +257,19 @@ pub fn run_herd_raw(
         return Err(LiveError::Config(format!(
             "--clients {clients} is more than a live run starts (at most {}); the model \
              (without --live) runs millions",
-            opts.max_clients.min(fds.max_connections(FDS_PER_CLIENT))
+            opts.max_clients.min(fds.max_connections(1))
         )));
     }
-    fds.check(clients, FDS_PER_CLIENT)?;
+    let plan = plan_clients(clients, &fds, opts.clients_per_process)?;
+    let program = match (plan, &opts.client_program) {
+        (ClientPlan::InProcess, _) => None,
+        (_, Some(p)) => Some(p.clone()),
+        (_, None) => Some(std::env::current_exe().map_err(|e| {
+            LiveError::Config(format!(
+                "cannot find this executable to run the clients in child processes: {e}"
+            ))
+        })?),
+    };
     let horizon_wall = Duration::from_secs_f64(p.horizon.as_secs_f64() / scale).min(opts.max_wall);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -190,10 +282,28 @@ pub fn run_herd_raw(
     } else {
         Duration::from_secs_f64(p.handshake.as_secs_f64() / scale)
     };
-    let run = runtime.block_on(herd_async(p, scale, horizon_wall, handshake, seed))?;
+    let split = match (plan, program) {
+        (ClientPlan::Children { per_child, .. }, Some(program)) => Some(Split {
+            program,
+            per_child,
+            max_wall: opts.max_wall,
+        }),
+        _ => None,
+    };
+    let run = runtime.block_on(herd_async(p, scale, horizon_wall, handshake, seed, split));
     runtime.shutdown_timeout(Duration::from_secs(1));
+    let run = run?;
     let mut parameters = cfg.parameters();
     parameters.push(Parameter::new("time_scale", fmt(scale), "x"));
+    let children = match plan {
+        ClientPlan::InProcess => 0,
+        ClientPlan::Children { children, .. } => children,
+    };
+    parameters.push(Parameter::new(
+        "client_processes",
+        children.to_string(),
+        "processes",
+    ));
     Ok(LiveRun {
         run,
         params: p,
@@ -206,6 +316,89 @@ pub fn run_herd_raw(
 /// Descriptors per client when the clients run in this process: the client's
 /// socket and the server's.
 pub const FDS_PER_CLIENT: u64 = 2;
+
+/// How a run's clients are split over child processes.
+pub(crate) struct Split {
+    pub(crate) program: PathBuf,
+    pub(crate) per_child: u64,
+    pub(crate) max_wall: Duration,
+}
+
+/// What one client did, on the run's clock (model seconds since the common
+/// start instant): the unit a child process reports, one JSON line each.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client's index in `0..clients`.
+    pub i: u64,
+    /// When its first attempt was due.
+    pub first: f64,
+    /// When each attempt started.
+    pub attempts: Vec<f64>,
+    /// When each refused (or reset) attempt failed.
+    pub refused: Vec<f64>,
+    /// When each attempt timed out.
+    pub timeouts: Vec<f64>,
+    /// When it connected (`None`: it had not when the run stopped).
+    pub connected: Option<f64>,
+}
+
+/// The run's clock: model seconds since the common start instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    pub(crate) t0: Instant,
+    pub(crate) scale: f64,
+}
+
+impl Clock {
+    pub(crate) fn now_s(&self) -> f64 {
+        self.t0.elapsed().as_secs_f64() * self.scale
+    }
+
+    /// Wall time of `d` model time.
+    fn wall(&self, d: SimDuration) -> Duration {
+        Duration::from_secs_f64(d.as_secs_f64() / self.scale)
+    }
+}
+
+/// What a client needs of the herd's parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientParams {
+    pub(crate) backoff: herd::BackoffPolicy,
+    pub(crate) backoff_base: SimDuration,
+    pub(crate) backoff_cap: SimDuration,
+    pub(crate) timeout: Option<SimDuration>,
+}
+
+impl From<&HerdParams> for ClientParams {
+    fn from(p: &HerdParams) -> Self {
+        Self {
+            backoff: p.backoff,
+            backoff_base: p.backoff_base,
+            backoff_cap: p.backoff_cap,
+            timeout: p.timeout,
+        }
+    }
+}
+
+/// Client `i`'s first-attempt delay and its own RNG, the same wherever it runs:
+/// delays are drawn in client order from the run's seed.
+pub(crate) fn schedule(
+    seed: u64,
+    jitter: SimDuration,
+    range: std::ops::Range<u64>,
+) -> Vec<(u64, SimDuration, SimRng)> {
+    let mut rng = SimRng::seed_from(seed);
+    (0..range.end)
+        .filter_map(|i| {
+            let first = SimDuration(rng.between(0, jitter.as_nanos()));
+            range.contains(&i).then(|| {
+                let client_rng =
+                    SimRng::seed_from(seed ^ (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                (i, first, client_rng)
+            })
+        })
+        .collect()
+}
 
 /// What the clients and the server tallied.
 #[derive(Debug, Default)]
@@ -223,13 +416,12 @@ struct Tally {
     /// Handshakes the server completed.
     served: u64,
     peak_queue: u64,
-    time_to_p99_s: Option<f64>,
-    time_to_all_s: Option<f64>,
+    /// When each client connected.
+    connected_at: Vec<f64>,
 }
 
-struct Recorder {
-    t0: Instant,
-    scale: f64,
+pub(crate) struct Recorder {
+    clock: Clock,
     /// Width of one bin, in model seconds.
     base_s: f64,
     tally: Mutex<Tally>,
@@ -237,13 +429,13 @@ struct Recorder {
     in_flight: AtomicU64,
     p99_target: u64,
     clients: u64,
-    all_connected: Notify,
+    pub(crate) all_connected: Notify,
 }
 
 impl Recorder {
     /// Model seconds since the restart.
     fn now_s(&self) -> f64 {
-        self.t0.elapsed().as_secs_f64() * self.scale
+        self.clock.now_s()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Tally) -> R) -> R {
@@ -251,6 +443,7 @@ impl Recorder {
     }
 
     fn bin(&self, t: &mut Tally, series: usize, at_s: f64, add: f64) {
+        // `as` saturates: a time a hair before the start lands in bin 0.
         let i = (at_s / self.base_s) as usize;
         let bins = &mut t.bins[series];
         if bins.len() <= i {
@@ -264,37 +457,29 @@ impl Recorder {
         }
     }
 
-    fn attempt(&self) {
-        let now = self.now_s();
+    /// Adds what one client did.
+    pub(crate) fn merge(&self, r: &ClientRecord) {
+        let n = match r.connected {
+            Some(_) => self.connected.fetch_add(1, Ordering::Relaxed) + 1,
+            None => 0,
+        };
         self.with(|t| {
-            t.attempts += 1;
-            self.bin(t, ARRIVALS, now, 1.0);
-        });
-    }
-
-    fn failed(&self, series: usize) {
-        let now = self.now_s();
-        self.with(|t| {
-            if series == TIMEOUTS {
-                t.timeouts += 1;
-            } else {
-                t.refused += 1;
+            t.attempts += r.attempts.len() as u64;
+            t.refused += r.refused.len() as u64;
+            t.timeouts += r.timeouts.len() as u64;
+            for (series, times) in [
+                (ARRIVALS, &r.attempts),
+                (REFUSED, &r.refused),
+                (TIMEOUTS, &r.timeouts),
+            ] {
+                for &at in times {
+                    self.bin(t, series, at, 1.0);
+                }
             }
-            self.bin(t, series, now, 1.0);
-        });
-    }
-
-    fn connected(&self, first_s: f64) {
-        let now = self.now_s();
-        let n = self.connected.fetch_add(1, Ordering::Relaxed) + 1;
-        self.with(|t| {
-            self.bin(t, CONNECTED, now, 1.0);
-            t.latencies_ms.push((now - first_s) * 1000.0);
-            if n == self.p99_target {
-                t.time_to_p99_s = Some(now);
-            }
-            if n == self.clients {
-                t.time_to_all_s = Some(now);
+            if let Some(at) = r.connected {
+                self.bin(t, CONNECTED, at, 1.0);
+                t.latencies_ms.push((at - r.first) * 1000.0);
+                t.connected_at.push(at);
             }
         });
         if n == self.clients {
@@ -337,6 +522,7 @@ async fn herd_async(
     horizon_wall: Duration,
     handshake: Duration,
     seed: u64,
+    split: Option<Split>,
 ) -> Result<Run, LiveError> {
     let cap = somaxconn().unwrap_or(4096);
     let backlog = p
@@ -346,9 +532,31 @@ async fn herd_async(
     let local = listener.local_addr().map_err(LiveError::Runtime)?;
     let horizon_s = horizon_wall.as_secs_f64() * scale;
     let clients = u64::from(p.clients);
-    let rec = Arc::new(Recorder {
-        t0: Instant::now(),
+    // Children start first (they only connect at the common start instant).
+    let mut children = match &split {
+        Some(s) => Some(
+            super::herd_split::Children::spawn(
+                s,
+                &super::herd_split::ChildSpec::new(local, &p, scale, seed, s.max_wall, 0..0),
+                clients,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    // A short lead lets every child see the start instant before it comes.
+    let lead = if children.is_some() {
+        Duration::from_millis(20)
+    } else {
+        Duration::ZERO
+    };
+    let start_wall = std::time::SystemTime::now() + lead;
+    let clock = Clock {
+        t0: Instant::now() + lead,
         scale,
+    };
+    let rec = Arc::new(Recorder {
+        clock,
         base_s: base_interval(horizon_s),
         tally: Mutex::default(),
         connected: AtomicU64::new(0),
@@ -372,29 +580,42 @@ async fn herd_async(
         tasks.clone(),
     ));
     tasks.spawn(sample_queue(local.port(), rec.clone(), stop.clone()));
-    let mut rng = SimRng::seed_from(seed);
-    for i in 0..clients {
-        let first = SimDuration(rng.between(0, p.jitter.as_nanos()));
-        let client_rng = SimRng::seed_from(seed ^ (i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        tasks.spawn(client(
-            local,
-            p,
-            scale,
-            first,
-            client_rng,
-            ws,
-            rec.clone(),
-            stop.clone(),
-        ));
+    let failed = CancellationToken::new();
+    match children.as_mut() {
+        Some(c) => c.go(start_wall, rec.clone(), failed.clone()).await?,
+        None => {
+            let cp = ClientParams::from(&p);
+            for (i, first, rng) in schedule(seed, p.jitter, 0..clients) {
+                let rec2 = rec.clone();
+                tasks.spawn(client(
+                    local,
+                    cp,
+                    clock,
+                    i,
+                    first,
+                    rng,
+                    ws,
+                    stop.clone(),
+                    move |r| rec2.merge(&r),
+                ));
+            }
+        }
     }
     tokio::select! {
         () = rec.all_connected.notified() => {}
         () = tokio::time::sleep(horizon_wall) => {}
+        () = failed.cancelled() => {}
     }
     let end_s = rec.now_s().min(horizon_s);
     stop.cancel();
     tasks.close();
+    // Children report their remaining clients and exit (or are killed).
+    let children_result = match children {
+        Some(c) => c.finish().await,
+        None => Ok(()),
+    };
     let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    children_result?;
     let overflows = listen_overflows().saturating_sub(overflows_before);
     let events = rec.with(|t| t.attempts) + rec.connected.load(Ordering::Relaxed);
     Ok(Run {
@@ -479,31 +700,57 @@ async fn serve(
     }
 }
 
+/// A client's connection once it is in.
+type Conn = tokio_tungstenite::WebSocketStream<TcpStream>;
+
 /// One client: first attempt at `first`, then retries with backoff until
-/// connected or stopped.
+/// connected or stopped; hands its record to `report` once (when it connects,
+/// or when the run stops first), and holds its connection until the stop.
 #[allow(clippy::too_many_arguments)]
-async fn client(
+pub(crate) async fn client(
     server: SocketAddr,
-    p: HerdParams,
-    scale: f64,
+    p: ClientParams,
+    clock: Clock,
+    i: u64,
+    first: SimDuration,
+    rng: SimRng,
+    ws: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
+    stop: CancellationToken,
+    report: impl FnOnce(ClientRecord),
+) {
+    let mut record = ClientRecord {
+        i,
+        first: first.as_secs_f64(),
+        ..ClientRecord::default()
+    };
+    let conn = tokio::select! {
+        c = attempts(server, p, clock, first, rng, ws, &mut record) => Some(c),
+        () = stop.cancelled() => None,
+    };
+    report(record);
+    if let Some(conn) = conn {
+        stop.cancelled().await;
+        drop(conn);
+    }
+}
+
+/// Tries until connected, noting every attempt in `record`.
+async fn attempts(
+    server: SocketAddr,
+    p: ClientParams,
+    clock: Clock,
     first: SimDuration,
     mut rng: SimRng,
     ws: tokio_tungstenite::tungstenite::protocol::WebSocketConfig,
-    rec: Arc<Recorder>,
-    stop: CancellationToken,
-) {
-    let wall = |d: SimDuration| Duration::from_secs_f64(d.as_secs_f64() / scale);
-    let until = tokio::time::Instant::from_std(rec.t0) + wall(first);
-    tokio::select! {
-        () = tokio::time::sleep_until(until) => {}
-        () = stop.cancelled() => return,
-    }
-    let first_s = rec.now_s();
+    record: &mut ClientRecord,
+) -> Conn {
+    tokio::time::sleep_until(tokio::time::Instant::from_std(clock.t0) + clock.wall(first)).await;
+    record.first = clock.now_s();
     let url = format!("ws://{server}/");
     let mut failures = 0u32;
     let mut prev = p.backoff_base.as_nanos();
     loop {
-        rec.attempt();
+        record.attempts.push(clock.now_s());
         let attempt = async {
             let stream = TcpStream::connect(server).await?;
             let _ = stream.set_nodelay(true);
@@ -511,24 +758,17 @@ async fn client(
                 .await
                 .map_err(std::io::Error::other)
         };
-        let outcome = tokio::select! {
-            r = async {
-                match p.timeout {
-                    Some(t) => tokio::time::timeout(wall(t), attempt).await.ok(),
-                    None => Some(attempt.await),
-                }
-            } => r,
-            () = stop.cancelled() => return,
+        let outcome = match p.timeout {
+            Some(t) => tokio::time::timeout(clock.wall(t), attempt).await.ok(),
+            None => Some(attempt.await),
         };
         match outcome {
             Some(Ok((conn, _))) => {
-                rec.connected(first_s);
-                stop.cancelled().await;
-                drop(conn);
-                return;
+                record.connected = Some(clock.now_s());
+                return conn;
             }
-            Some(Err(_)) => rec.failed(REFUSED),
-            None => rec.failed(TIMEOUTS),
+            Some(Err(_)) => record.refused.push(clock.now_s()),
+            None => record.timeouts.push(clock.now_s()),
         }
         failures = failures.saturating_add(1);
         let sleep = backoff_sleep(
@@ -539,10 +779,7 @@ async fn client(
             &mut prev,
             &mut rng,
         );
-        tokio::select! {
-            () = tokio::time::sleep(wall(sleep)) => {}
-            () = stop.cancelled() => return,
-        }
+        tokio::time::sleep(clock.wall(sleep)).await;
     }
 }
 
@@ -705,6 +942,11 @@ impl Run {
             })
             .collect();
 
+        let mut at = std::mem::take(&mut t.connected_at);
+        at.sort_by(f64::total_cmp);
+        let nth = |n: u64| at.get((n as usize).wrapping_sub(1)).copied();
+        let time_to_p99_s = nth(rec.p99_target);
+        let time_to_all_s = nth(clients);
         let mut lat = std::mem::take(&mut t.latencies_ms);
         lat.sort_by(f64::total_cmp);
         let pct = |q: f64| {
@@ -718,8 +960,8 @@ impl Run {
         let fluid = p.jitter.as_secs_f64().max(clients as f64 / capacity);
         let peak_util = t.busy_by_second.iter().copied().fold(0.0, f64::max) / workers;
         let values = [
-            t.time_to_all_s,
-            t.time_to_p99_s,
+            time_to_all_s,
+            time_to_p99_s,
             Some(connected as f64),
             Some(t.attempts as f64),
             Some(t.refused as f64),
@@ -787,6 +1029,82 @@ mod tests {
         assert_eq!(coarsen(vec![1.0, 2.0, 3.0], false, 2, 3), [3.0, 3.0, 0.0]);
         let q = vec![f64::NAN, 4.0, f64::NAN, f64::NAN, 1.0];
         assert_eq!(coarsen(q, true, 2, 3), [4.0, 4.0, 1.0]);
+    }
+
+    #[test]
+    fn clients_move_to_children_only_when_they_do_not_fit() {
+        let fds = FdReport {
+            soft: 20_000,
+            hard: 20_000,
+            in_use: 44,
+        };
+        let plan = |n, per| plan_clients(n, &fds, per);
+        assert_eq!(plan(9_000, None).ok(), Some(ClientPlan::InProcess));
+        assert_eq!(plan(9_850, None).ok(), Some(ClientPlan::InProcess));
+        let children = |children| ClientPlan::Children {
+            children,
+            per_child: DEFAULT_CLIENTS_PER_CHILD,
+        };
+        assert_eq!(plan(9_851, None).ok(), Some(children(1)));
+        assert_eq!(plan(19_000, None).ok(), Some(children(2)));
+        // The server's ends must fit here: 20,000 - 44 - 256 of them.
+        let err = plan(19_701, None).expect_err("too many").to_string();
+        assert!(err.contains("the largest run that fits is 19700"), "{err}");
+        assert_eq!(plan(40, Some(50)).ok(), Some(ClientPlan::InProcess));
+        assert_eq!(
+            plan(120, Some(50)).ok(),
+            Some(ClientPlan::Children {
+                children: 3,
+                per_child: 50
+            })
+        );
+        let err = plan(19_000, Some(50))
+            .expect_err("too many children")
+            .to_string();
+        assert!(err.contains("would need 380 client processes"), "{err}");
+        assert!(err.contains("use at least 1188"), "{err}");
+    }
+
+    #[test]
+    fn a_child_that_fails_ends_the_run_with_one_line() {
+        let cfg = HerdConfig {
+            clients: 120,
+            jitter_s: 0.1,
+            horizon_s: 5.0,
+            ..HerdConfig::default()
+        };
+        for (program, why) in [
+            ("/bin/false", "exited before it was ready"),
+            // Prints its arguments forever: not the protocol; it is killed.
+            ("/usr/bin/yes", "instead of ready"),
+            ("/nonexistent/swelearn", "cannot start a client process"),
+        ] {
+            if !std::path::Path::new(program).exists() && !program.starts_with("/nonexistent") {
+                continue;
+            }
+            let opts = LiveHerdOptions {
+                clients_per_process: Some(50),
+                client_program: Some(PathBuf::from(program)),
+                ..LiveHerdOptions::default()
+            };
+            let err = match run_herd_raw(&cfg, &opts, 1) {
+                Ok(_) => panic!("{program} cannot run clients"),
+                Err(e) => e.to_string(),
+            };
+            assert!(err.contains(why), "{program}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_child_runs_the_same_clients_as_the_parent() {
+        let jitter = SimDuration(1_000_000_000);
+        let all = schedule(9, jitter, 0..120);
+        let slice = schedule(9, jitter, 50..100);
+        assert_eq!(slice.len(), 50);
+        for ((i, first, _), (j, f2, _)) in all[50..100].iter().zip(&slice) {
+            assert_eq!((i, first), (j, f2));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`ws`]: the WebSocket handshake (with the Origin check), echo and chat sessions
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
+//! - [`herd_split`]: the live herd's clients in child processes, past one process's fd limit
 //! - [`calibrate`]: a short burst measuring this machine's handshake cost
 //! - [`versus`]: the live herd and the model side by side (`--compare-model`)
 //! - [`balance`]: backends behind a load-balancing proxy, sessions and a failure, for real
@@ -33,6 +34,7 @@ pub mod error;
 pub mod feed;
 pub mod heartbeat;
 pub mod herd;
+pub mod herd_split;
 mod http;
 pub mod limits;
 pub mod measure;

@@ -494,7 +494,7 @@ fn herd_live_fills_the_same_report_as_the_model() {
     );
     assert_eq!(
         extra(keys(&model, "parameters"), keys(&live, "parameters")),
-        ["time_scale"]
+        ["client_processes", "time_scale"]
     );
     assert_eq!(keys(&model, "series"), keys(&live, "series"));
     let lens: Vec<usize> = live["series"]

@@ -152,27 +152,25 @@ fn calibration_feeds_the_measured_cost_to_model_and_live() {
     assert!(text.contains("calibration"), "{text}");
 }
 
-#[test]
-fn a_run_beyond_the_open_file_limit_is_refused_in_one_line() {
-    // A child shell lowers the limit (soft and hard) for swelearn alone.
+/// `swelearn ARGS` with the open-file limit lowered to `limit` (soft and hard,
+/// by a child shell, for swelearn and its children alone).
+fn with_fd_limit(limit: u32, args: &[&str]) -> std::process::Output {
     let home = tempfile::tempdir().expect("temp home");
-    let out = Command::new("sh")
-        .args([
-            "-c",
-            "ulimit -n 600 && exec \"$0\" \"$@\"",
-            env!("CARGO_BIN_EXE_swelearn"),
-            "simulate",
-            "herd",
-            "--live",
-            "--clients",
-            "400",
-        ])
+    let script = format!("ulimit -n {limit} && exec \"$0\" \"$@\"");
+    Command::new("sh")
+        .args(["-c", &script, env!("CARGO_BIN_EXE_swelearn")])
+        .args(args)
         .env_clear()
         .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path().join("data"))
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .output()
-        .expect("run sh");
+        .expect("run sh")
+}
+
+#[test]
+fn a_run_beyond_the_open_file_limit_is_refused_in_one_line() {
+    let out = with_fd_limit(600, &["simulate", "herd", "--live", "--clients", "400"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
@@ -183,10 +181,106 @@ fn a_run_beyond_the_open_file_limit_is_refused_in_one_line() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no largest run named: {stderr}"));
-    // 600 descriptors minus those open and 256 spare, 2 per client.
-    assert!((100..=172).contains(&largest), "{largest}");
+    // The clients would go to children; the server's ends must fit here: 600
+    // descriptors minus those open and 256 spare, 1 per client.
+    assert!((200..=344).contains(&largest), "{largest}");
     assert!(
-        stderr.contains("400 connections need about 1056 file descriptors"),
+        stderr.contains("400 connections need about 656 file descriptors (1 per connection"),
+        "{stderr}"
+    );
+}
+
+/// Metrics of a JSON report as a map.
+fn run_json(out: &std::process::Output) -> serde_json::Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_slice(&out.stdout).expect("pure JSON on stdout")
+}
+
+/// A live report's totals agree with themselves: everyone connected, and every
+/// attempt ended connected, refused or timed out.
+fn assert_accounted(r: &serde_json::Value, clients: f64) {
+    let m = |name: &str| metric(r, name).unwrap_or_else(|| panic!("no {name}"));
+    assert_eq!(m("connected"), clients);
+    assert_eq!(m("still_trying"), 0.0);
+    assert_eq!(m("attempts"), m("connected") + m("refused") + m("timeouts"));
+    assert!(m("time_to_all_s") >= m("time_to_p99_s"));
+    let last = r["series"]["connected"]["values"]
+        .as_array()
+        .and_then(|v| v.last())
+        .and_then(serde_json::Value::as_f64);
+    assert_eq!(last, Some(clients), "the connected series ends at all");
+    let arrivals: f64 = r["series"]["arrivals_per_s"]["values"]
+        .as_array()
+        .expect("arrivals")
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .sum::<f64>()
+        * r["series_interval_s"].as_f64().expect("interval");
+    assert!((arrivals - m("attempts")).abs() < 1e-6, "{arrivals}");
+}
+
+#[test]
+fn clients_in_child_processes_fill_the_same_report() {
+    let args = [
+        "simulate",
+        "herd",
+        "--live",
+        "--clients",
+        "120",
+        "--jitter",
+        "0.3",
+        "--handshake-ms",
+        "1",
+        "--horizon",
+        "20",
+        "--seed",
+        "3",
+        "--json",
+    ];
+    let inside = run_json(&with_fd_limit(20_000, &args));
+    let mut split_args = args.to_vec();
+    split_args.extend(["--clients-per-process", "50"]);
+    let split = run_json(&with_fd_limit(20_000, &split_args));
+    assert_eq!(inside["parameters"]["client_processes"]["value"], "0");
+    assert_eq!(split["parameters"]["client_processes"]["value"], "3");
+    for r in [&inside, &split] {
+        assert_accounted(r, 120.0);
+    }
+    let keys = |r: &serde_json::Value, f: &str| -> Vec<String> {
+        r[f].as_object().expect(f).keys().cloned().collect()
+    };
+    for f in ["metrics", "series", "parameters"] {
+        assert_eq!(keys(&inside, f), keys(&split, f), "{f}");
+    }
+
+    // Past this process's limit: under 600 descriptors 300 clients do not fit
+    // in-process (2 each) but their server ends do (1 each): one child runs them.
+    let out = with_fd_limit(
+        600,
+        &[
+            "simulate",
+            "herd",
+            "--live",
+            "--clients",
+            "300",
+            "--jitter",
+            "0.3",
+            "--json",
+        ],
+    );
+    let over = run_json(&out);
+    assert_eq!(over["parameters"]["client_processes"]["value"], "1");
+    assert_accounted(&over, 300.0);
+
+    // Too many children for the clients is a one-line error, not a run.
+    let mut many = args.to_vec();
+    many.extend(["--clients-per-process", "5"]);
+    let out = with_fd_limit(20_000, &many);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("would need 24 client processes"),
         "{stderr}"
     );
 }

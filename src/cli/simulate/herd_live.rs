@@ -28,6 +28,7 @@ pub(super) fn compute(a: &HerdArgs, is_tty: bool) -> Result<SimOutcome, SimError
         let opts = LiveHerdOptions {
             time_scale: a.time_scale,
             natural_handshake: a.calibrate,
+            clients_per_process: a.clients_per_process,
             ..Default::default()
         };
         if a.compare_model {
