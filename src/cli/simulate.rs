@@ -335,22 +335,43 @@ impl From<BufferPolicyArg> for BufferPolicy {
     }
 }
 
-/// How chat servers share messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How chat servers share messages (`--broker`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerArg {
     /// No broker: a server reaches only its own clients.
     None,
-    /// A pub/sub broker forwards to every other server in the room.
-    #[value(alias = "redis")]
+    /// A pub/sub broker forwards to every other server in the room (with
+    /// --live: the embedded in-process broker).
     Pubsub,
+    /// With --live: pub/sub through the Redis at this loopback URL.
+    Redis(String),
 }
 
-impl From<BrokerArg> for BrokerMode {
-    fn from(b: BrokerArg) -> Self {
-        match b {
+impl BrokerArg {
+    /// The model's broker mode (a Redis URL is pub/sub).
+    pub fn mode(&self) -> BrokerMode {
+        match self {
             BrokerArg::None => BrokerMode::None,
-            BrokerArg::Pubsub => BrokerMode::PubSub,
+            BrokerArg::Pubsub | BrokerArg::Redis(_) => BrokerMode::PubSub,
         }
+    }
+}
+
+/// Parses `--broker`: none, pubsub (aliases as the model takes them) or a
+/// loopback `redis://` URL.
+fn parse_broker(s: &str) -> Result<BrokerArg, String> {
+    if s.contains("://") {
+        return crate::live::chat_run::redis_url_problem(s)
+            .map_or_else(|| Ok(BrokerArg::Redis(s.to_string())), Err);
+    }
+    match BrokerMode::parse(s) {
+        Some(BrokerMode::None) => Ok(BrokerArg::None),
+        Some(BrokerMode::PubSub) => Ok(BrokerArg::Pubsub),
+        None => Err(
+            "expected none, pubsub, or (with --live) a Redis URL on this machine \
+                     such as redis://127.0.0.1:6379"
+                .to_string(),
+        ),
     }
 }
 
@@ -753,8 +774,17 @@ pub struct ChatArgs {
     )]
     pub rate: f64,
 
-    /// How servers share messages.
-    #[arg(long, value_enum, default_value_t = BrokerArg::Pubsub)]
+    /// How servers share messages: none (a server reaches only its own
+    /// clients), pubsub (a broker forwards to the other servers; with --live the
+    /// embedded in-process broker), or with --live a Redis URL on loopback such
+    /// as redis://127.0.0.1:6379 (real Redis PUBLISH/SUBSCRIBE, one channel per
+    /// room; other hosts are refused).
+    #[arg(
+        long,
+        default_value = "pubsub",
+        value_parser = parse_broker,
+        value_name = "none|pubsub|redis://HOST:PORT"
+    )]
     pub broker: BrokerArg,
 
     /// Broker hop (publish plus forward to another server), in milliseconds.
@@ -784,9 +814,33 @@ pub struct ChatArgs {
     )]
     pub horizon: f64,
 
+    /// Run it for real: --servers WebSocket chat servers and --clients clients on
+    /// loopback (127.0.0.1), in real time, at most 5,000 clients and 60 s of wall
+    /// time; --hop-ms and --write-us are measured, not used. The report says
+    /// `backend: live`.
+    #[arg(long, conflicts_with = "compare")]
+    pub live: bool,
+
     /// Seed and output flags.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl ChatArgs {
+    /// Runs the scenario on loopback (`--live`).
+    fn run_live(&self) -> Result<crate::sim::report::Report, SimError> {
+        let redis = match &self.broker {
+            BrokerArg::Redis(url) => Some(url.as_str()),
+            BrokerArg::None | BrokerArg::Pubsub => None,
+        };
+        let opts = crate::live::chat_run::LiveChatOptions::default();
+        let mut report =
+            crate::live::chat_run::run_chat(&self.to_spec()?, redis, &opts, self.run.seed)?;
+        if self.run.no_wall_time {
+            report.wall_time_s = None;
+        }
+        Ok(report)
+    }
 }
 
 impl ScenarioArgs for ChatArgs {
@@ -801,7 +855,7 @@ impl ScenarioArgs for ChatArgs {
         cfg.set("rooms", &self.rooms.to_string())?;
         cfg.set("room-size", &self.room_size.to_string())?;
         cfg.rate = self.rate;
-        cfg.broker = self.broker.into();
+        cfg.broker = self.broker.mode();
         cfg.hop_ms = self.hop_ms;
         cfg.write_us = self.write_us;
         cfg.horizon_s = self.horizon;
@@ -863,6 +917,15 @@ impl SimulateCommand {
             SimulateCommand::Racer(a) => compute_args(a, is_tty),
             SimulateCommand::Balance(a) => compute_args(a, is_tty),
             SimulateCommand::Backpressure(a) => compute_args(a, is_tty),
+            SimulateCommand::Chat(a) if a.live => Ok(SimOutcome::Single(Box::new(a.run_live()?))),
+            SimulateCommand::Chat(ChatArgs {
+                broker: BrokerArg::Redis(url),
+                ..
+            }) => Err(SimError::InvalidValue {
+                param: "broker",
+                value: url.clone(),
+                expected: "none or pubsub: a Redis URL runs only with --live",
+            }),
             SimulateCommand::Chat(a) => compute_args(a, is_tty),
         }
     }

@@ -487,7 +487,7 @@ fn listen_overflows() -> u64 {
 
 /// A series interval giving at most about 500 points over `horizon_s`, a power
 /// of ten seconds times 1, 2 or 5, at least 10 ms.
-fn interval_for(horizon_s: f64) -> f64 {
+pub(super) fn interval_for(horizon_s: f64) -> f64 {
     let raw = (horizon_s / 500.0).max(0.01);
     let decade = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 5.0, 10.0]

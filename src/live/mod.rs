@@ -8,6 +8,7 @@
 //! - [`feed`]: the numbered event log behind the HTTP endpoints
 //! - [`herd`]: the thundering herd run for real, filling the model's `Report`
 //! - [`chat`]: chat rooms over broadcast channels
+//! - [`chat_run`]: distributed chat run for real (servers, clients, broker), filling the model's `Report`
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
 //!
@@ -16,6 +17,7 @@
 
 pub mod addr;
 pub mod chat;
+pub mod chat_run;
 pub mod error;
 pub mod feed;
 pub mod herd;
