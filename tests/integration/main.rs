@@ -5,6 +5,7 @@ mod cli;
 mod content;
 mod learn;
 mod live;
+mod live_chat;
 mod tui;
 mod tui_quiz;
 
