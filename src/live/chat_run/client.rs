@@ -97,33 +97,38 @@ impl Client {
         }
         drop(ready);
         let my_server = self.plan.server_of(self.id);
-        let mut posting = true;
-        loop {
-            tokio::select! {
-                biased;
-                () = self.stop.cancelled() => return,
-                p = posts.recv(), if posting => match p {
-                    Some(p) => {
-                        let t = self.tally.now_ns();
-                        let frame = format!("P {} {} {} {t}", p.room, p.seq, self.id);
-                        if ws.send(Message::text(frame)).await.is_err() {
-                            return;
+        let serve = async {
+            let mut posting = true;
+            loop {
+                tokio::select! {
+                    p = posts.recv(), if posting => match p {
+                        Some(p) => {
+                            let t = self.tally.now_ns();
+                            let frame = format!("P {} {} {} {t}", p.room, p.seq, self.id);
+                            if ws.send(Message::text(frame)).await.is_err() {
+                                return;
+                            }
                         }
-                    }
-                    None => posting = false,
-                },
-                m = ws.next() => match m {
-                    Some(Ok(Message::Text(t))) => {
-                        if let Some((sender, at)) = parse_delivery(t.as_str()) {
-                            let latency = self.tally.now_ns().saturating_sub(at);
-                            let local = self.plan.server_of(sender) == my_server;
-                            self.tally.receipt(self.id, latency, local);
+                        None => posting = false,
+                    },
+                    m = ws.next() => match m {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some((sender, at)) = parse_delivery(t.as_str()) {
+                                let now = self.tally.now_ns();
+                                let local = self.plan.server_of(sender) == my_server;
+                                self.tally
+                                    .receipt(self.id, now, now.saturating_sub(at), local);
+                            }
                         }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(_)) | None => return,
-                },
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => return,
+                    },
+                }
             }
+        };
+        tokio::select! {
+            () = serve => {}
+            () = self.stop.cancelled() => {}
         }
     }
 

@@ -179,10 +179,14 @@ impl Tally {
         Some((self.since_start(at).as_secs_f64() / self.interval_s) as usize)
     }
 
-    /// Client `client` received a message posted `latency_ns` ago; `local`
-    /// when its sender is on the same server.
-    pub fn receipt(&self, client: u32, latency_ns: u64, local: bool) {
-        let bin = self.bin(Instant::now());
+    /// Client `client` received, `now_ns` after the start ([`Self::now_ns`]),
+    /// a message posted `latency_ns` before; `local` when its sender is on the
+    /// same server.
+    pub fn receipt(&self, client: u32, now_ns: u64, latency_ns: u64, local: bool) {
+        let bin = self
+            .t0
+            .get()
+            .map(|_| (now_ns as f64 / 1e9 / self.interval_s) as usize);
         let mut r = lock(&self.receipts[client as usize % SHARDS]);
         r.all.record(latency_ns);
         if local {
@@ -197,24 +201,20 @@ impl Tally {
         self.delivered.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Server `server` wrote `writes` messages between `from` and `to`.
-    pub fn wrote(&self, server: u16, writes: u64, from: Instant, to: Instant) {
+    /// Server `server` spent `from..to` fanning out a message (`writes`
+    /// copies written or queued) that waited `waited` in its dispatch queue.
+    pub fn dispatched(
+        &self,
+        server: u16,
+        writes: u64,
+        waited: Duration,
+        from: Instant,
+        to: Instant,
+    ) {
         let busy = to.saturating_duration_since(from).as_secs_f64();
-        let bin = self.bin(from);
         let mut s = lock(&self.servers[usize::from(server)]);
         s.writes += writes;
-        if let Some(i) = bin {
-            s.busy_s += busy;
-            bump(&mut s.busy_bins, i, |v| v + busy);
-        }
-    }
-
-    /// Server `server` spent `from..to` fanning out a message that waited
-    /// `waited` in its dispatch queue.
-    pub fn dispatched(&self, server: u16, waited: Duration, from: Instant, to: Instant) {
-        let busy = to.saturating_duration_since(from).as_secs_f64();
         let Some(i) = self.bin(from) else { return };
-        let mut s = lock(&self.servers[usize::from(server)]);
         s.busy_s += busy;
         bump(&mut s.busy_bins, i, |v| v + busy);
         let us = waited.as_secs_f64() * 1e6;
@@ -331,15 +331,15 @@ mod tests {
     #[test]
     fn receipts_are_split_into_local_and_remote_and_binned() {
         let t = Tally::new(2, 0.01);
-        t.receipt(1, 5_000_000, true);
+        t.receipt(1, 0, 5_000_000, true);
         assert_eq!(
             t.receipt_bins(),
             Vec::<u64>::new(),
             "nothing binned before the start"
         );
         t.start();
-        t.receipt(2, 1_000_000, true);
-        t.receipt(3, 3_000_000, false);
+        t.receipt(2, t.now_ns(), 1_000_000, true);
+        t.receipt(3, t.now_ns(), 3_000_000, false);
         let [all, local, remote] = t.latencies();
         assert_eq!((all.count(), local.count(), remote.count()), (3, 2, 1));
         assert_eq!(all.max_ms(), Some(5.0));
