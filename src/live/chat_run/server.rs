@@ -1,5 +1,6 @@
 //! One chat server instance of a live run: its own loopback listener, one task
-//! per WebSocket connection, and a dispatcher task that owns the server's rooms.
+//! per WebSocket connection, a dispatcher task that owns the server's rooms and
+//! its link to the broker, and [`FAN_OUT_SHARDS`] fan-out tasks that write.
 //!
 //! Frames (text):
 //! - client to server: `J r1 r2 ...` joins rooms, `R` asks for `OK` once the
@@ -9,23 +10,25 @@
 //!
 //! Fan-out, the hot path: the dispatcher encodes a message's WebSocket frame
 //! *once* ([`text_frame`]: server frames are unmasked, so every recipient gets
-//! the same bytes) and writes it to each local member's socket with a
-//! non-blocking `try_write` — one system call per recipient, no task wake-up,
-//! no copy. Only when a socket is full does the rest wait in that
-//! connection's backlog ([`CONN_QUEUE`] frames, shared by reference count),
-//! which the connection's task writes when the socket drains; a full backlog
-//! drops that recipient's copy (counted). Posts are then published to the
-//! broker.
+//! the same bytes, shared by reference count) and hands it to the shards that
+//! own members of the room. A shard takes whatever queued up (up to
+//! [`SHARD_BATCH`] messages), gathers each connection's frames in order and
+//! writes them with one non-blocking vectored write: one system call per
+//! recipient when the server keeps up, fewer when it falls behind, and no task
+//! wake-up per recipient. Only when a socket is full does the rest wait in
+//! that connection's backlog ([`CONN_QUEUE`] frames), which the connection's
+//! task writes as the socket drains; a full backlog drops that recipient's
+//! copy (counted). Posts are also published to the broker.
 //!
 //! The connection task reads with tokio-tungstenite over the same socket
-//! ([`SharedStream`]). It never writes while the dispatcher does: after the
-//! handshake the server only writes frames the dispatcher sends, and the
-//! closing frame at the end of the run (clients here never ping).
+//! ([`SharedStream`]). It never writes while a shard does: after the handshake
+//! the server only writes frames the shards send, and the closing frame at the
+//! end of the run (clients here never ping).
 //!
 //! Talks to: [`super::broker`] (subscribe, publish, forwards in), [`super::tally`].
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, ready};
@@ -117,15 +120,6 @@ pub(super) struct ConnOut {
     wake: Notify,
 }
 
-/// How a send went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    /// Written, or queued behind earlier frames.
-    Ok,
-    /// Backlog full or connection broken: this copy is lost.
-    Dropped,
-}
-
 impl ConnOut {
     fn new(stream: Arc<TcpStream>) -> Self {
         Self {
@@ -139,27 +133,47 @@ impl ConnOut {
         self.backlog.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Writes `frame` now if nothing waits before it, else queues it.
-    fn send(&self, frame: &Frame) -> Sent {
+    /// Writes `frames` now (one vectored write) if nothing waits before them,
+    /// and queues what the socket did not take; behind a backlog they queue.
+    /// Returns the copies written or queued, and those dropped because the
+    /// backlog is full or the connection broken.
+    fn send_all(&self, frames: &[Frame]) -> (u64, u64) {
         let mut backlog = self.backlog();
-        if !backlog.is_empty() {
-            if backlog.len() >= CONN_QUEUE {
-                return Sent::Dropped;
-            }
-            backlog.push_back((frame.clone(), 0));
-            return Sent::Ok;
+        let mut written = 0;
+        if backlog.is_empty() {
+            let result = if let [one] = frames {
+                self.stream.try_write(one)
+            } else {
+                let slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
+                self.stream.try_write_vectored(&slices)
+            };
+            written = match result {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(_) => return (0, frames.len() as u64),
+            };
         }
-        let written = match self.stream.try_write(frame) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(_) => return Sent::Dropped,
-        };
-        if written < frame.len() {
-            backlog.push_back((frame.clone(), written));
-            drop(backlog);
+        let was_empty = backlog.is_empty();
+        let (mut sent, mut dropped) = (0, 0);
+        for f in frames {
+            if written >= f.len() {
+                written -= f.len();
+                sent += 1;
+            } else if written > 0 || backlog.len() < CONN_QUEUE {
+                // A frame partly written must be finished whatever the cap.
+                backlog.push_back((f.clone(), written));
+                written = 0;
+                sent += 1;
+            } else {
+                dropped += 1;
+            }
+        }
+        let wake = was_empty && !backlog.is_empty();
+        drop(backlog);
+        if wake {
             self.wake.notify_one();
         }
-        Sent::Ok
+        (sent, dropped)
     }
 
     /// Writes the backlog as the socket drains, until it is empty.
@@ -328,53 +342,88 @@ fn parse(conn: u32, text: Utf8Bytes) -> Option<Dispatch> {
     }
 }
 
-/// The server's rooms: fans each post and forward out to local members, and
-/// publishes posts to the broker.
+/// Fan-out shards per server: each owns the connections `conn mod
+/// FAN_OUT_SHARDS` and writes to them, so one server's writes use both cores.
+pub(super) const FAN_OUT_SHARDS: usize = 2;
+/// Events a shard takes in one go; frames for the same connection among them
+/// go out in one system call.
+pub(super) const SHARD_BATCH: usize = 64;
+
+/// What a fan-out shard is told.
+#[derive(Debug)]
+enum ShardEvent {
+    Open {
+        conn: u32,
+        out: Arc<ConnOut>,
+    },
+    Join {
+        conn: u32,
+        rooms: Vec<u32>,
+    },
+    Ready {
+        conn: u32,
+    },
+    Send {
+        room: u32,
+        frame: Frame,
+        sender: Option<u32>,
+        at: Instant,
+    },
+}
+
+/// The server's rooms: subscribes them at the broker, hands each post and
+/// forward (framed once) to the fan-out shards, and publishes posts.
 pub(super) async fn dispatcher(
     mut inbox: mpsc::Receiver<Dispatch>,
     mut link: BrokerLink,
     ctx: Ctx,
 ) {
-    let mut outs: Vec<Option<Arc<ConnOut>>> = Vec::new();
-    let mut rooms: HashMap<u32, Vec<u32>> = HashMap::new();
-    let ok = text_frame(b"OK");
+    let mut shards = Vec::with_capacity(FAN_OUT_SHARDS);
+    for _ in 0..FAN_OUT_SHARDS {
+        let (tx, rx) = mpsc::channel(DISPATCH_QUEUE);
+        ctx.tasks.spawn(shard(rx, ctx.clone()));
+        shards.push(tx);
+    }
+    let shard_of = |conn: u32| conn as usize % FAN_OUT_SHARDS;
+    // Per room, its local members in each shard.
+    let mut rooms: HashMap<u32, [u32; FAN_OUT_SHARDS]> = HashMap::new();
     loop {
         let ev = tokio::select! {
             ev = inbox.recv() => match ev { Some(ev) => ev, None => return },
             () = ctx.stop.cancelled() => return,
         };
-        match ev {
-            Dispatch::Open { conn, out } => {
-                let i = conn as usize;
-                if outs.len() <= i {
-                    outs.resize(i + 1, None);
-                }
-                outs[i] = Some(out);
-            }
+        // Setup events wait for room in a shard's queue; shards never wait
+        // for the dispatcher, so this cannot deadlock.
+        let setup = match ev {
+            Dispatch::Open { conn, out } => Some((conn, ShardEvent::Open { conn, out })),
             Dispatch::Join {
                 conn,
                 rooms: joined,
             } => {
+                let joined: Vec<u32> = joined
+                    .into_iter()
+                    .filter(|&r| r < ctx.plan.p.rooms)
+                    .collect();
                 let mut new = Vec::new();
-                for r in joined {
-                    if r >= ctx.plan.p.rooms {
-                        continue;
-                    }
-                    let members = rooms.entry(r).or_default();
-                    if members.is_empty() {
+                for &r in &joined {
+                    let counts = rooms.entry(r).or_default();
+                    if counts.iter().all(|&c| c == 0) {
                         new.push(r);
                     }
-                    members.push(conn);
+                    counts[shard_of(conn)] += 1;
                 }
                 if let Err(why) = link.subscribe(ctx.index, &new).await {
                     ctx.tally.fail(why);
                 }
+                Some((
+                    conn,
+                    ShardEvent::Join {
+                        conn,
+                        rooms: joined,
+                    },
+                ))
             }
-            Dispatch::Ready { conn } => {
-                if let Some(Some(out)) = outs.get(conn as usize) {
-                    let _ = out.send(&ok);
-                }
-            }
+            Dispatch::Ready { conn } => Some((conn, ShardEvent::Ready { conn })),
             Dispatch::Post {
                 conn,
                 room,
@@ -382,47 +431,149 @@ pub(super) async fn dispatcher(
                 at,
             } => {
                 let from = Instant::now();
-                let writes = fan_out(&ctx, &outs, rooms.get(&room), Some(conn), &frame);
+                send_to_shards(
+                    &ctx,
+                    &shards,
+                    rooms.get(&room),
+                    room,
+                    Some(conn),
+                    &frame,
+                    at,
+                );
                 link.publish(ctx.index, room, &frame, &ctx.plan, &ctx.tally);
                 ctx.tally
-                    .dispatched(ctx.index, writes, from - at, from, Instant::now());
+                    .dispatched(ctx.index, 0, from - at, from, Instant::now());
+                None
             }
             Dispatch::Forward { room, frame, at } => {
                 let from = Instant::now();
-                let writes = fan_out(&ctx, &outs, rooms.get(&room), None, &frame);
+                send_to_shards(&ctx, &shards, rooms.get(&room), room, None, &frame, at);
                 ctx.tally
-                    .dispatched(ctx.index, writes, from - at, from, Instant::now());
+                    .dispatched(ctx.index, 0, from - at, from, Instant::now());
+                None
             }
+        };
+        if let Some((conn, ev)) = setup
+            && shards[shard_of(conn)].send(ev).await.is_err()
+        {
+            return;
         }
     }
 }
 
-/// Sends `frame` to every local member but the sender; returns the copies
-/// written or queued.
-fn fan_out(
+/// Hands a message to every shard with members of `room` (but the sender);
+/// a full shard queue drops the copies for its members.
+fn send_to_shards(
     ctx: &Ctx,
-    outs: &[Option<Arc<ConnOut>>],
-    members: Option<&Vec<u32>>,
+    shards: &[mpsc::Sender<ShardEvent>],
+    counts: Option<&[u32; FAN_OUT_SHARDS]>,
+    room: u32,
     sender: Option<u32>,
     text: &Utf8Bytes,
-) -> u64 {
-    let Some(members) = members else { return 0 };
+    at: Instant,
+) {
+    let Some(counts) = counts else { return };
     let frame = text_frame(text.as_bytes());
-    let (mut sent, mut dropped) = (0, 0);
-    for &m in members {
-        if Some(m) == sender {
+    for (i, shard) in shards.iter().enumerate() {
+        let from_here = sender.is_some_and(|c| c as usize % FAN_OUT_SHARDS == i);
+        let recipients = counts[i] - u32::from(from_here);
+        if recipients == 0 {
             continue;
         }
-        let out = outs.get(m as usize).and_then(Option::as_ref);
-        match out.map(|o| o.send(&frame)) {
-            Some(Sent::Ok) => sent += 1,
-            Some(Sent::Dropped) | None => dropped += 1,
+        let ev = ShardEvent::Send {
+            room,
+            frame: frame.clone(),
+            sender,
+            at,
+        };
+        if shard.try_send(ev).is_err() {
+            ctx.tally.dropped(u64::from(recipients));
         }
     }
-    if dropped > 0 {
-        ctx.tally.dropped(dropped);
+}
+
+/// One fan-out shard: its connections and their rooms. It takes what queued
+/// up (up to a batch), gathers the frames for each connection in order, and
+/// writes each connection's frames with one vectored write.
+async fn shard(mut inbox: mpsc::Receiver<ShardEvent>, ctx: Ctx) {
+    let mut outs: Vec<Option<Arc<ConnOut>>> = Vec::new();
+    let mut rooms: HashMap<u32, Vec<u32>> = HashMap::new();
+    // Frames gathered per connection in this batch, and which have some.
+    let mut pending: Vec<Vec<Frame>> = Vec::new();
+    let mut touched: Vec<u32> = Vec::new();
+    let mut batch = Vec::with_capacity(SHARD_BATCH);
+    let ok = text_frame(b"OK");
+    loop {
+        tokio::select! {
+            n = inbox.recv_many(&mut batch, SHARD_BATCH) => if n == 0 { return },
+            () = ctx.stop.cancelled() => return,
+        }
+        let from = Instant::now();
+        let mut waited = Duration::ZERO;
+        for ev in batch.drain(..) {
+            match ev {
+                ShardEvent::Open { conn, out } => {
+                    let i = conn as usize;
+                    if outs.len() <= i {
+                        outs.resize(i + 1, None);
+                        pending.resize_with(i + 1, Vec::new);
+                    }
+                    outs[i] = Some(out);
+                }
+                ShardEvent::Join {
+                    conn,
+                    rooms: joined,
+                } => {
+                    for r in joined {
+                        rooms.entry(r).or_default().push(conn);
+                    }
+                }
+                ShardEvent::Ready { conn } => {
+                    if let Some(Some(out)) = outs.get(conn as usize) {
+                        let _ = out.send_all(std::slice::from_ref(&ok));
+                    }
+                }
+                ShardEvent::Send {
+                    room,
+                    frame,
+                    sender,
+                    at,
+                } => {
+                    waited = waited.max(from.saturating_duration_since(at));
+                    for &m in rooms.get(&room).map_or(&[][..], Vec::as_slice) {
+                        if Some(m) == sender {
+                            continue;
+                        }
+                        let p = &mut pending[m as usize];
+                        if p.is_empty() {
+                            touched.push(m);
+                        }
+                        p.push(frame.clone());
+                    }
+                }
+            }
+        }
+        let (mut sent, mut dropped) = (0, 0);
+        for m in touched.drain(..) {
+            let frames = &mut pending[m as usize];
+            match outs.get(m as usize).and_then(Option::as_ref) {
+                Some(out) => {
+                    let (s, d) = out.send_all(frames);
+                    sent += s;
+                    dropped += d;
+                }
+                None => dropped += frames.len() as u64,
+            }
+            frames.clear();
+        }
+        if dropped > 0 {
+            ctx.tally.dropped(dropped);
+        }
+        if sent > 0 {
+            ctx.tally
+                .dispatched(ctx.index, sent, waited, from, Instant::now());
+        }
     }
-    sent
 }
 
 #[cfg(test)]
@@ -477,11 +628,13 @@ mod tests {
         let out = ConnOut::new(Arc::new(server));
         let frame = text_frame(&[b'y'; 60_000]);
         let mut sent = 0;
-        while out.send(&frame) == Sent::Ok {
+        while out.send_all(std::slice::from_ref(&frame)) == (1, 0) {
             sent += 1;
             assert!(sent < 100_000, "never fills");
         }
         assert_eq!(out.backlog().len(), CONN_QUEUE);
+        // Behind a full backlog a batch is dropped whole.
+        assert_eq!(out.send_all(&[frame.clone(), frame.clone()]), (0, 2));
         // The peer reads everything; the backlog drains to empty.
         let reader = tokio::spawn(async move {
             use tokio::io::AsyncReadExt;
