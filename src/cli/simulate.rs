@@ -214,7 +214,7 @@ give the same report, byte for byte (with --no-wall-time).
 with its own listener on 127.0.0.1, and --clients tokio-tungstenite clients
 (client i on server i mod servers) that join the same rooms the model draws for
 the seed and post on the model's schedule. A server writes a post to its own
-members (one shared frame per message, write queues of 256 messages) and, with
+members (framed once, the same bytes written to every socket) and, with
 --broker pubsub, publishes it to the embedded in-process broker, or with
 --broker redis://127.0.0.1:PORT to a real Redis (PUBLISH/SUBSCRIBE, a channel
 per room; loopback hosts only). Latency runs from the sender's socket to the

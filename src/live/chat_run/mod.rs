@@ -11,8 +11,9 @@
 //!   them, so a seed gives the same rooms, senders and `messages`, `intended`
 //!   and `missed` counts as the model run with the same flags (when the horizon
 //!   is not cut). Post `i` is handed to its sender at `round(i / rate)` seconds.
-//! - *Fan-out*: a server queues the post's frame (serialized once, shared) on
-//!   every local member's write queue; see [`server`]. With a broker it also
+//! - *Fan-out*: a server frames the post once and writes the same bytes to
+//!   every local member's socket (two fan-out shards per server, one vectored
+//!   write per recipient and batch); see [`server`]. With a broker it also
 //!   publishes the frame; the broker forwards it to the other servers with
 //!   members in the room, which fan it out in turn ([`broker`]).
 //! - *`--hop-ms` and `--write-us`* are not used: the hop and the write cost are
@@ -25,13 +26,15 @@
 //!   [`LiveChatOptions::drain`]) until every recipient not missed by design has
 //!   received its copy or had it dropped; what is still missing then is
 //!   `in_flight_at_end`. A copy is *dropped* (extra metric `dropped`) when a
-//!   bounded queue on its way was full: a connection's write queue
-//!   ([`server::CONN_QUEUE`] messages), a server's dispatch queue, or the
-//!   broker's.
+//!   bounded queue on its way was full: a connection's backlog while its
+//!   socket is full ([`server::CONN_QUEUE`] frames), a server's dispatch or
+//!   shard queue, or the broker's.
 //! - *Utilization*: each server's time spent dispatching and writing (wall
-//!   time around the work, measured per batch) over the run's time. The
-//!   model's server writes one recipient at a time; a live server runs its
-//!   connections' writes on both cores, so this can pass 1.
+//!   time around the work, measured per message or batch) over the run's
+//!   time. The model's server writes one recipient at a time; a live server
+//!   writes from two shards on both cores, so this can pass 1.
+//! - *Write backlog*: the longest a message waited in a server's dispatch or
+//!   shard queue before its fan-out began, per interval.
 //! - *Time*: the run is real time (no time scale): rates are per wall second.
 //!
 //! Bounds: at most [`LiveChatOptions::max_clients`] clients, what the
