@@ -243,7 +243,23 @@ recipient waits k x write-us, and once rate x room-size/S x write-us passes 1
 the servers fall behind without bound (max_server_utilization, in_flight).
 
 The run is a deterministic discrete-event simulation: the same flags and --seed
-give the same report, byte for byte (with --no-wall-time).";
+give the same report, byte for byte (with --no-wall-time).
+
+--live runs it for real, in real time: --servers WebSocket chat servers, each
+with its own listener on 127.0.0.1, and --clients tokio-tungstenite clients
+(client i on server i mod servers) that join the same rooms the model draws for
+the seed and post on the model's schedule. A server writes a post to its own
+members (framed once, the same bytes written to every socket) and, with
+--broker pubsub, publishes it to the embedded in-process broker, or with
+--broker redis://127.0.0.1:PORT to a real Redis (PUBLISH/SUBSCRIBE, a channel
+per room; loopback hosts only). Latency runs from the sender's socket to the
+recipient's read; delivered counts what clients read, after waiting up to 5 s
+for the last copies. --hop-ms and --write-us are not used (the machine's own
+costs are measured). Extra live metrics: dropped (a full queue on the way),
+delivered_per_s, latency_local_p99_ms, latency_remote_p99_ms (same server vs
+through the broker) and connect_s. Bounds: 5,000 clients, 64 servers,
+1,000,000 memberships, the open-file limit (2 per client, 3 per server) and
+60 s of wall time; the horizon is cut to fit.";
 
 const CHAT_EXAMPLES: &str = "\
 Examples:
@@ -260,6 +276,13 @@ Examples:
       | jq .metrics.delivery_ratio.value
   swelearn simulate chat --rate 100000 --room-size 10 --no-tui
       a million messages in 10 s.
+  swelearn simulate chat --live --servers 2 --clients 1000 --rooms 20 \
+      --room-size 100 --rate 200 --horizon 5 --broker none
+      the same rooms on real sockets: without a broker about half arrive.
+  swelearn simulate chat --live --servers 2 --clients 1000 --rooms 1 \
+      --room-size 1000 --rate 110 --horizon 10 \
+      --broker redis://127.0.0.1:6379
+      about 110,000 deliveries/s, half of them through a local Redis.
 
 Metrics (JSON names): delivery_ratio, expected_delivery_ratio,
 latency_{mean,p50,p99,max}_ms, fanout_writes_per_s (per server),
@@ -370,22 +393,43 @@ impl From<BufferPolicyArg> for BufferPolicy {
     }
 }
 
-/// How chat servers share messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How chat servers share messages (`--broker`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BrokerArg {
     /// No broker: a server reaches only its own clients.
     None,
-    /// A pub/sub broker forwards to every other server in the room.
-    #[value(alias = "redis")]
+    /// A pub/sub broker forwards to every other server in the room (with
+    /// --live: the embedded in-process broker).
     Pubsub,
+    /// With --live: pub/sub through the Redis at this loopback URL.
+    Redis(String),
 }
 
-impl From<BrokerArg> for BrokerMode {
-    fn from(b: BrokerArg) -> Self {
-        match b {
+impl BrokerArg {
+    /// The model's broker mode (a Redis URL is pub/sub).
+    pub fn mode(&self) -> BrokerMode {
+        match self {
             BrokerArg::None => BrokerMode::None,
-            BrokerArg::Pubsub => BrokerMode::PubSub,
+            BrokerArg::Pubsub | BrokerArg::Redis(_) => BrokerMode::PubSub,
         }
+    }
+}
+
+/// Parses `--broker`: none, pubsub (aliases as the model takes them) or a
+/// loopback `redis://` URL.
+fn parse_broker(s: &str) -> Result<BrokerArg, String> {
+    if s.contains("://") {
+        return crate::live::chat_run::redis_url_problem(s)
+            .map_or_else(|| Ok(BrokerArg::Redis(s.to_string())), Err);
+    }
+    match BrokerMode::parse(s) {
+        Some(BrokerMode::None) => Ok(BrokerArg::None),
+        Some(BrokerMode::PubSub) => Ok(BrokerArg::Pubsub),
+        None => Err(
+            "expected none, pubsub, or (with --live) a Redis URL on this machine \
+                     such as redis://127.0.0.1:6379"
+                .to_string(),
+        ),
     }
 }
 
@@ -837,8 +881,17 @@ pub struct ChatArgs {
     )]
     pub rate: f64,
 
-    /// How servers share messages.
-    #[arg(long, value_enum, default_value_t = BrokerArg::Pubsub)]
+    /// How servers share messages: none (a server reaches only its own
+    /// clients), pubsub (a broker forwards to the other servers; with --live the
+    /// embedded in-process broker), or with --live a Redis URL on loopback such
+    /// as redis://127.0.0.1:6379 (real Redis PUBLISH/SUBSCRIBE, one channel per
+    /// room; other hosts are refused).
+    #[arg(
+        long,
+        default_value = "pubsub",
+        value_parser = parse_broker,
+        value_name = "none|pubsub|redis://HOST:PORT"
+    )]
     pub broker: BrokerArg,
 
     /// Broker hop (publish plus forward to another server), in milliseconds.
@@ -868,9 +921,33 @@ pub struct ChatArgs {
     )]
     pub horizon: f64,
 
+    /// Run it for real: --servers WebSocket chat servers and --clients clients on
+    /// loopback (127.0.0.1), in real time, at most 5,000 clients and 60 s of wall
+    /// time; --hop-ms and --write-us are measured, not used. The report says
+    /// `backend: live`.
+    #[arg(long, conflicts_with = "compare")]
+    pub live: bool,
+
     /// Seed and output flags.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl ChatArgs {
+    /// Runs the scenario on loopback (`--live`).
+    fn run_live(&self) -> Result<crate::sim::report::Report, SimError> {
+        let redis = match &self.broker {
+            BrokerArg::Redis(url) => Some(url.as_str()),
+            BrokerArg::None | BrokerArg::Pubsub => None,
+        };
+        let opts = crate::live::chat_run::LiveChatOptions::default();
+        let mut report =
+            crate::live::chat_run::run_chat(&self.to_spec()?, redis, &opts, self.run.seed)?;
+        if self.run.no_wall_time {
+            report.wall_time_s = None;
+        }
+        Ok(report)
+    }
 }
 
 impl ScenarioArgs for ChatArgs {
@@ -885,7 +962,7 @@ impl ScenarioArgs for ChatArgs {
         cfg.set("rooms", &self.rooms.to_string())?;
         cfg.set("room-size", &self.room_size.to_string())?;
         cfg.rate = self.rate;
-        cfg.broker = self.broker.into();
+        cfg.broker = self.broker.mode();
         cfg.hop_ms = self.hop_ms;
         cfg.write_us = self.write_us;
         cfg.horizon_s = self.horizon;
@@ -988,6 +1065,15 @@ impl SimulateCommand {
                 Ok(SimOutcome::Single(Box::new(report)))
             }
             SimulateCommand::Backpressure(a) => compute_args(a, is_tty),
+            SimulateCommand::Chat(a) if a.live => Ok(SimOutcome::Single(Box::new(a.run_live()?))),
+            SimulateCommand::Chat(ChatArgs {
+                broker: BrokerArg::Redis(url),
+                ..
+            }) => Err(SimError::InvalidValue {
+                param: "broker",
+                value: url.clone(),
+                expected: "none or pubsub: a Redis URL runs only with --live",
+            }),
             SimulateCommand::Chat(a) => compute_args(a, is_tty),
         }
     }

@@ -69,4 +69,18 @@ pub enum LiveError {
     /// The tokio runtime or a signal handler could not be started.
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// The Redis broker of a live run cannot be reached or used.
+    #[error(
+        "cannot use the Redis broker at {url}: {reason} (start one with \
+         `redis-server --port 6379 --bind 127.0.0.1`, or use --broker pubsub)"
+    )]
+    Broker {
+        /// The URL as given.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A live run could not set itself up (servers, clients, joins).
+    #[error("the live run could not start: {0}")]
+    Setup(String),
 }

@@ -18,6 +18,7 @@
 //! - [`heartbeat`]: pings, pongs and silent peers for real, filling the model's `Report`
 //! - [`sockets`]: small explicit socket buffers and a byte-counting stream
 //! - [`measure`]: series bins, latency histograms and resident memory for live reports
+//! - [`chat_run`]: distributed chat run for real (servers, clients, broker), filling the model's `Report`
 //! - [`origin`]: the WebSocket Origin allow-list
 //! - [`error`]: the error type, [`LiveError`]
 //!
@@ -26,9 +27,10 @@
 
 pub mod addr;
 pub mod backpressure;
-pub mod calibrate;
 pub mod balance;
+pub mod calibrate;
 pub mod chat;
+pub mod chat_run;
 pub mod counted;
 pub mod error;
 pub mod feed;

@@ -49,6 +49,7 @@ use crate::sim::error::SimError;
 use crate::sim::recorder::{LatencyId, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
+use crate::sim::rng::SimRng;
 use crate::sim::scenario::{Finish, Scenario};
 use crate::sim::spec::{
     self, MemoryEstimate, ScenarioSpec, count_in_range, count_value, duration_value, fmt_num,
@@ -519,6 +520,47 @@ impl ChatParams {
     }
 }
 
+/// Draws one room's `k` members from clients `0..c` without replacement
+/// (Floyd's algorithm: `k` draws), handing each to `add` in draw order.
+/// `chosen` is scratch space. The model and the live run (`simulate chat
+/// --live`) both draw rooms with it, in room order from the run's RNG, so one
+/// seed gives both the same rooms.
+pub fn draw_members(
+    rng: &mut SimRng,
+    c: u64,
+    k: u64,
+    chosen: &mut HashSet<u64>,
+    mut add: impl FnMut(u64),
+) {
+    chosen.clear();
+    for j in (c - k)..c {
+        let t = rng.below(j + 1);
+        let member = if chosen.insert(t) {
+            t
+        } else {
+            chosen.insert(j);
+            j
+        };
+        add(member);
+    }
+}
+
+/// The next post's room and its sender's place among the room's members (the
+/// index into the room's draw order), drawn as the model draws them.
+#[inline]
+pub fn draw_post(rng: &mut SimRng, p: &ChatParams) -> (usize, usize) {
+    let r = rng.below(u64::from(p.rooms)) as usize;
+    let sender = rng.below(u64::from(p.room_size)) as usize;
+    (r, sender)
+}
+
+/// When post `i` (from 0) is made, ns from the start: `round(i x period)`, so
+/// a rounded interval never drifts. Posts stop at the horizon.
+#[inline]
+pub fn post_time_ns(p: &ChatParams, i: u64) -> u64 {
+    (i as f64 * p.period_ns).round() as u64
+}
+
 /// One event: a post (`u64::MAX`), or the broker delivering room `r`'s message
 /// from origin server `o` to the other servers (`r << 16 | o`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -608,22 +650,14 @@ impl Chat {
         let mut count = vec![0u32; usize::from(self.p.servers)];
         let mut touched: Vec<u16> = Vec::new();
         for _ in 0..rooms {
-            chosen.clear();
-            for j in (c - k as u64)..c {
-                let t = eng.rng().below(j + 1);
-                let member = if chosen.insert(t) {
-                    t
-                } else {
-                    chosen.insert(j);
-                    j
-                };
+            draw_members(eng.rng(), c, k as u64, &mut chosen, |member| {
                 let server = (member % s) as u16;
                 self.member_server.push(server);
                 if count[usize::from(server)] == 0 {
                     touched.push(server);
                 }
                 count[usize::from(server)] += 1;
-            }
+            });
             for &srv in &touched {
                 self.room_servers.push((srv, count[usize::from(srv)]));
                 count[usize::from(srv)] = 0;
@@ -682,8 +716,7 @@ impl Chat {
         self.messages += 1;
         eng.rec.count(ids.messages, SimTime(t), 1);
         let k = self.p.room_size;
-        let r = eng.rng().below(u64::from(self.p.rooms)) as usize;
-        let sender = eng.rng().below(u64::from(k)) as usize;
+        let (r, sender) = draw_post(eng.rng(), &self.p);
         let origin = self.member_server[r * k as usize + sender];
         self.intended += u64::from(k - 1);
         let local = self
@@ -711,8 +744,7 @@ impl Chat {
                 }
             }
         }
-        // Post i is at round(i x period): no drift from a rounded interval.
-        let next = (self.messages as f64 * self.p.period_ns).round() as u64;
+        let next = post_time_ns(&self.p, self.messages);
         if next < self.p.horizon.as_nanos() {
             eng.schedule_at(SimTime(next), ChatEvent(POST));
         }
