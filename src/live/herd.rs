@@ -566,8 +566,12 @@ async fn herd_async(
         all_connected: Notify::new(),
     });
     let overflows_before = listen_overflows();
+    // Clients stop (and report) before the server does, so connections the
+    // server drops as it shuts down are not counted as refusals.
     let stop = CancellationToken::new();
+    let clients_stop = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let client_tasks = TaskTracker::new();
     let ws = WsLimits::default().config();
 
     tasks.spawn(serve(
@@ -587,7 +591,7 @@ async fn herd_async(
             let cp = ClientParams::from(&p);
             for (i, first, rng) in schedule(seed, p.jitter, 0..clients) {
                 let rec2 = rec.clone();
-                tasks.spawn(client(
+                client_tasks.spawn(client(
                     local,
                     cp,
                     clock,
@@ -595,7 +599,7 @@ async fn herd_async(
                     first,
                     rng,
                     ws,
-                    stop.clone(),
+                    clients_stop.clone(),
                     move |r| rec2.merge(&r),
                 ));
             }
@@ -607,13 +611,17 @@ async fn herd_async(
         () = failed.cancelled() => {}
     }
     let end_s = rec.now_s().min(horizon_s);
-    stop.cancel();
+    clients_stop.cancel();
     tasks.close();
     // Children report their remaining clients and exit (or are killed).
     let children_result = match children {
         Some(c) => c.finish().await,
         None => Ok(()),
     };
+    // In-process clients report as soon as they see the stop, then close.
+    client_tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), client_tasks.wait()).await;
+    stop.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
     children_result?;
     let overflows = listen_overflows().saturating_sub(overflows_before);
@@ -724,8 +732,10 @@ pub(crate) async fn client(
         ..ClientRecord::default()
     };
     let conn = tokio::select! {
-        c = attempts(server, p, clock, first, rng, ws, &mut record) => Some(c),
+        // The stop wins a tie, so nothing is noted after the run ended.
+        biased;
         () = stop.cancelled() => None,
+        c = attempts(server, p, clock, first, rng, ws, &mut record) => Some(c),
     };
     report(record);
     if let Some(conn) = conn {

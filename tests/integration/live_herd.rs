@@ -321,3 +321,42 @@ fn the_playback_overlays_live_and_model() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_run_cut_by_its_horizon_counts_no_refusals_from_its_own_teardown() {
+    // 400 clients at once, 1 worker at 20 ms (50 handshakes/s), 1 s horizon and
+    // a 4096-entry queue: about 50 connect, nobody is ever refused, and nobody
+    // retries. The clients still waiting when the run stops must not be counted
+    // as refused when the server closes behind them; with clients in child
+    // processes too.
+    for per_process in [None, Some("150")] {
+        let mut args = vec![
+            "simulate",
+            "herd",
+            "--live",
+            "--clients",
+            "400",
+            "--jitter",
+            "0",
+            "--workers",
+            "1",
+            "--handshake-ms",
+            "20",
+            "--backlog",
+            "4096",
+            "--horizon",
+            "1",
+            "--json",
+        ];
+        if let Some(n) = per_process {
+            args.extend(["--clients-per-process", n]);
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&super::swelearn(&args).ok()).expect("JSON");
+        let connected = metric(&v, "connected").expect("connected");
+        assert!(connected < 400.0, "{per_process:?}: {connected}");
+        assert_eq!(metric(&v, "refused"), Some(0.0), "{per_process:?}");
+        assert_eq!(metric(&v, "timeouts"), Some(0.0), "{per_process:?}");
+        assert_eq!(metric(&v, "attempts"), Some(400.0), "{per_process:?}");
+    }
+}
