@@ -133,11 +133,7 @@ fn check(
 ) -> Result<(), LiveError> {
     let bad = |m: String| Err(LiveError::Config(m));
     let scale = opts.time_scale;
-    if !(scale.is_finite() && (0.001..=10_000.0).contains(&scale)) {
-        return bad(format!(
-            "--time-scale {scale} is out of range (0.001 to 10000)"
-        ));
-    }
+    super::limits::check_time_scale(scale)?;
     if cfg.detector == Detector::TcpKeepalive {
         return bad(
             "--live runs the app and none detectors; tcp-keepalive is model-only (a silent \

@@ -246,11 +246,7 @@ pub fn run_herd_raw(
         .validate()
         .map_err(|e| LiveError::Config(e.to_string()))?;
     let scale = opts.time_scale;
-    if !(scale.is_finite() && (0.001..=10_000.0).contains(&scale)) {
-        return Err(LiveError::Config(format!(
-            "--time-scale {scale} is out of range (0.001 to 10000)"
-        )));
-    }
+    super::limits::check_time_scale(scale)?;
     let clients = u64::from(p.clients);
     let fds = FdReport::read()?;
     if clients > opts.max_clients {

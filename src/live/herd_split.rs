@@ -355,7 +355,7 @@ pub fn clients_main(spec: &str) -> Result<(), LiveError> {
         LiveError::Config(format!("{CHILD_COMMAND}: unknown backoff {}", spec.backoff))
     })?;
     let scale = spec.time_scale;
-    if !(scale.is_finite() && (0.001..=10_000.0).contains(&scale)) || spec.from > spec.to {
+    if !super::limits::time_scale_ok(scale) || spec.from > spec.to {
         return Err(LiveError::Config(format!(
             "{CHILD_COMMAND}: bad client spec (time scale {scale}, clients {}..{})",
             spec.from, spec.to

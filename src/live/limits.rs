@@ -158,6 +158,22 @@ pub fn somaxconn() -> Option<u32> {
         .and_then(|s| s.trim().parse().ok())
 }
 
+/// Whether `scale` is a usable `--time-scale` (finite, 0.001 to 10,000).
+pub fn time_scale_ok(scale: f64) -> bool {
+    scale.is_finite() && (0.001..=10_000.0).contains(&scale)
+}
+
+/// Refuses a `--time-scale` outside 0.001 to 10,000 with a one-line error.
+pub fn check_time_scale(scale: f64) -> Result<(), super::LiveError> {
+    if time_scale_ok(scale) {
+        Ok(())
+    } else {
+        Err(super::LiveError::Config(format!(
+            "--time-scale {scale} is out of range (0.001 to 10000)"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,11 +185,7 @@ pub fn run_racer(
 fn check(cfg: &RacerConfig, p: &RacerParams, opts: &LiveRacerOptions) -> Result<(), LiveError> {
     let bad = |m: String| Err(LiveError::Config(m));
     let scale = opts.time_scale;
-    if !(scale.is_finite() && (0.001..=10_000.0).contains(&scale)) {
-        return bad(format!(
-            "--time-scale {scale} is out of range (0.001 to 10000)"
-        ));
-    }
+    super::limits::check_time_scale(scale)?;
     if p.clients > opts.max_clients {
         return bad(format!(
             "--clients {} is more than a live run starts (at most {}, with four connections \
