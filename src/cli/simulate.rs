@@ -1250,28 +1250,46 @@ pub fn run_simulate(
     Ok(())
 }
 
+/// `swelearn simulate ...` parsed and run in-process, for the tests of this
+/// module and its scenario submodules.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::{CommandFactory, Parser};
+pub(crate) mod test_cli {
+    use super::{SimError, SimulateCommand, run_simulate};
+    use clap::Parser;
 
     #[derive(Debug, Parser)]
-    struct Cli {
+    pub struct Cli {
         #[command(subcommand)]
-        cmd: SimulateCommand,
+        pub cmd: SimulateCommand,
     }
 
-    fn parse(args: &[&str]) -> SimulateCommand {
+    /// Parses `simulate ARGS...` (the scenario name first).
+    pub fn parse(args: &[&str]) -> SimulateCommand {
         let mut full = vec!["simulate"];
         full.extend_from_slice(args);
         Cli::try_parse_from(full).expect("parses").cmd
     }
 
-    fn run(args: &[&str]) -> Result<String, SimError> {
+    /// Runs `simulate ARGS...` to plain output.
+    pub fn run(args: &[&str]) -> Result<String, SimError> {
         let mut buf = Vec::new();
         run_simulate(&parse(args), &mut buf, false)?;
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }
+
+    /// `args` after the scenario name.
+    pub fn with(scenario: &'static str, args: &[&'static str]) -> Vec<&'static str> {
+        std::iter::once(scenario)
+            .chain(args.iter().copied())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_cli::{Cli, parse, run};
+    use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_valid_and_documents_every_flag() {

@@ -216,26 +216,17 @@ impl ScenarioArgs for RacerArgs {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{SimulateCommand, run_simulate};
+    use super::super::SimulateCommand;
+    use super::super::test_cli::{self, Cli};
     use super::*;
-    use clap::{CommandFactory, Parser};
+    use clap::CommandFactory;
 
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(subcommand)]
-        cmd: SimulateCommand,
+    fn parse(args: &[&'static str]) -> SimulateCommand {
+        test_cli::parse(&test_cli::with("racer", args))
     }
 
-    fn parse(args: &[&str]) -> SimulateCommand {
-        let mut full = vec!["simulate", "racer"];
-        full.extend_from_slice(args);
-        Cli::try_parse_from(full).expect("parses").cmd
-    }
-
-    fn run(args: &[&str]) -> Result<String, SimError> {
-        let mut buf = Vec::new();
-        run_simulate(&parse(args), &mut buf, false)?;
-        Ok(String::from_utf8_lossy(&buf).into_owned())
+    fn run(args: &[&'static str]) -> Result<String, SimError> {
+        test_cli::run(&test_cli::with("racer", args))
     }
 
     #[test]
