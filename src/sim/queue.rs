@@ -8,14 +8,18 @@
 //! - **rungs**: calendars of `2^k`-nanosecond buckets (unsorted lists). When the
 //!   nearer tiers run dry, the top is spread over a new rung of at most
 //!   [`TOP_BUCKETS`] buckets (few enough that every bucket's tail stays in the
-//!   CPU cache while pushes land in random buckets); a bucket that turns out to
-//!   hold more than [`SPLIT_ABOVE`] events is spread over a finer rung below it;
-//! - **bottom**: the current bucket, sorted, read with a cursor.
+//!   CPU cache while pushes land in random buckets) covering [`OVERSPAN`] times
+//!   the top's span, so that events scheduled while the rung is being used
+//!   mostly land in it instead of going through the top again; a bucket that
+//!   turns out to hold more than [`SPLIT_ABOVE`] events is spread over a finer
+//!   rung below it;
+//! - **bottom**: the current bucket, sorted (an insertion sort: buckets are
+//!   short), read with a cursor.
 //!
 //! Each event is copied a few times (push, spread, sort), always as an append,
 //! instead of sifting through `log n` levels of a heap, which is why at a
 //! million pending events this runs several times faster than a binary or radix
-//! heap (see `benches/engine.rs` and `BENCHMARKS-sim.md`).
+//! heap (see `benches/engine.rs` and `BENCHMARKS.md`).
 //!
 //! **Memory.** Every list (the top and each bucket) is a chain of fixed-size
 //! chunks of [`CHUNK`] entries taken from one shared pool, and a chunk is
@@ -43,6 +47,8 @@ pub const TARGET_PER_BUCKET: usize = 16;
 pub const SPLIT_ABOVE: usize = 64;
 /// Entries per pool chunk.
 pub const CHUNK: usize = 64;
+/// Rung 0 covers this many times the top's span.
+pub const OVERSPAN: u64 = 2;
 /// Most rungs at once (each is at least twice as fine as the one above).
 const MAX_RUNGS: usize = 32;
 /// "No chunk".
@@ -91,20 +97,27 @@ impl<E: Copy> Pool<E> {
     }
 
     /// Appends `e` to `list`.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, list: &mut List, e: Entry<E>) {
         let off = list.len % CHUNK;
         if off == 0 {
-            let c = self.alloc(e);
-            if list.len == 0 {
-                list.head = c;
-            } else {
-                self.next[list.tail as usize] = c;
-            }
-            list.tail = c;
+            self.link_new_chunk(list, e);
         }
         self.slots[list.tail as usize * CHUNK + off] = e;
         list.len += 1;
+    }
+
+    /// Gives `list` a fresh tail chunk (its current tail is full or it is empty).
+    #[cold]
+    #[inline(never)]
+    fn link_new_chunk(&mut self, list: &mut List, filler: Entry<E>) {
+        let c = self.alloc(filler);
+        if list.len == 0 {
+            list.head = c;
+        } else {
+            self.next[list.tail as usize] = c;
+        }
+        list.tail = c;
     }
 
     #[inline]
@@ -192,6 +205,8 @@ pub struct EventQueue<E> {
     /// Active rungs, coarsest first; each finer one subdivides the bucket its
     /// parent handed down last.
     rungs: Vec<Rung>,
+    /// `rungs[i].end`, kept inline for the push fast path.
+    ends: [u64; MAX_RUNGS],
     /// Retired rungs kept for their bucket arrays.
     spare: Vec<Rung>,
     top: List,
@@ -216,6 +231,7 @@ impl<E: Copy> EventQueue<E> {
             pos: 0,
             bottom_end: 0,
             rungs: Vec::new(),
+            ends: [0; MAX_RUNGS],
             spare: Vec::new(),
             top: List::EMPTY,
             top_min: u64::MAX,
@@ -260,7 +276,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Schedules `event` at `time`. A time before the last popped event would
     /// break monotonicity; it is clamped to that time (the engine never asks).
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, event: E) {
         let t = time.0.max(self.floor);
         let e = Entry {
@@ -272,9 +288,12 @@ impl<E: Copy> EventQueue<E> {
             self.push_bottom(e);
             return;
         }
-        for r in self.rungs.iter_mut().rev() {
-            if t < r.end {
-                let j = r.bucket_of(t);
+        let mut d = self.rungs.len();
+        while d > 0 {
+            d -= 1;
+            if t < self.ends[d] {
+                let r = &mut self.rungs[d];
+                let j = ((t - r.start) >> r.shift) as usize;
                 self.pool.push(&mut r.buckets[j], e);
                 r.len += 1;
                 return;
@@ -333,19 +352,37 @@ impl<E: Copy> EventQueue<E> {
         self.bottom.get(self.pos).map(|e| e.time)
     }
 
-    /// Reads `list` in order, handing each entry to `place` (which may push into
-    /// the pool), and frees its chunks as it goes.
-    #[inline]
-    fn drain_list(&mut self, list: List, mut place: impl FnMut(&mut Self, Entry<E>)) {
+    /// Moves every entry of `list`, in order, into the buckets of `rung`, and
+    /// frees the list's chunks as it goes. Every entry must fall in the rung.
+    fn spread_into(pool: &mut Pool<E>, list: List, rung: &mut Rung) {
         let mut c = list.head;
         let mut left = list.len;
         while left > 0 {
             let n = left.min(CHUNK);
             let base = c as usize * CHUNK;
-            for i in 0..n {
-                let e = self.pool.slots[base + i];
-                place(self, e);
+            for i in base..base + n {
+                let e = pool.slots[i];
+                let k = rung.bucket_of(e.time.0);
+                pool.push(&mut rung.buckets[k], e);
             }
+            left -= n;
+            let next = pool.next[c as usize];
+            pool.free.push(c);
+            c = next;
+        }
+        rung.len += list.len;
+    }
+
+    /// Appends every entry of `list`, in order, to the bottom and frees its chunks.
+    fn copy_to_bottom(&mut self, list: List) {
+        let mut c = list.head;
+        let mut left = list.len;
+        self.bottom.reserve(left);
+        while left > 0 {
+            let n = left.min(CHUNK);
+            let base = c as usize * CHUNK;
+            self.bottom
+                .extend_from_slice(&self.pool.slots[base..base + n]);
             left -= n;
             let next = self.pool.next[c as usize];
             self.pool.free.push(c);
@@ -391,23 +428,14 @@ impl<E: Copy> EventQueue<E> {
                     list.len / TARGET_PER_BUCKET,
                 );
                 self.bottom_end = bucket_start;
+                self.ends[depth] = fine.end;
+                Self::spread_into(&mut self.pool, list, &mut fine);
                 self.rungs.push(fine);
-                self.drain_list(list, |q, e| {
-                    if let Some(fine) = q.rungs.last_mut() {
-                        let k = fine.bucket_of(e.time.0);
-                        q.pool.push(&mut fine.buckets[k], e);
-                        fine.len += 1;
-                    }
-                });
                 continue;
             }
             self.bottom_end = bucket_end;
-            self.bottom.reserve(list.len);
-            self.drain_list(list, |q, e| q.bottom.push(e));
-            if self.bottom.len() > 1 {
-                // Stable: equal times keep their push order.
-                self.bottom.sort_by_key(|e| e.time.0);
-            }
+            self.copy_to_bottom(list);
+            sort_by_time(&mut self.bottom);
             return;
         }
     }
@@ -418,19 +446,37 @@ impl<E: Copy> EventQueue<E> {
         let mut rung = self.spare.pop().unwrap_or_else(Rung::empty);
         let span = (hi - lo).saturating_add(1);
         let top = std::mem::replace(&mut self.top, List::EMPTY);
-        rung.reset(lo, span, TOP_BUCKETS.min(top.len / 4));
+        rung.reset(
+            lo,
+            span.saturating_mul(OVERSPAN),
+            (TOP_BUCKETS.min(top.len / 4)) * OVERSPAN as usize,
+        );
         self.top_min = u64::MAX;
         self.top_max = 0;
         // Nothing is pending in [bottom_end, lo): the bottom may reach up to lo.
         self.bottom_end = lo;
+        self.ends[0] = rung.end;
+        Self::spread_into(&mut self.pool, top, &mut rung);
         self.rungs.push(rung);
-        self.drain_list(top, |q, e| {
-            if let Some(r) = q.rungs.last_mut() {
-                let k = r.bucket_of(e.time.0);
-                q.pool.push(&mut r.buckets[k], e);
-                r.len += 1;
-            }
-        });
+    }
+}
+
+/// Sorts `v` by time, keeping entries with equal times in their order: an
+/// insertion sort for the short buckets the ladder hands down, the standard
+/// library's stable sort for long ones (a bucket of ties that cannot be split).
+fn sort_by_time<E: Copy>(v: &mut [Entry<E>]) {
+    if v.len() > 2 * SPLIT_ABOVE {
+        v.sort_by_key(|e| e.time.0);
+        return;
+    }
+    for i in 1..v.len() {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1].time.0 > x.time.0 {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
     }
 }
 

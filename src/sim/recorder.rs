@@ -37,14 +37,15 @@ pub enum SeriesKind {
     },
 }
 
-/// Handle of a registered series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Handle of a registered series (`Default` is the first one registered, a
+/// placeholder for scenarios that register theirs in `init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SeriesId(usize);
 /// Handle of a registered counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterId(usize);
-/// Handle of a registered latency histogram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Handle of a registered latency histogram (`Default`: the first registered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LatencyId(usize);
 
 #[derive(Debug, Clone)]

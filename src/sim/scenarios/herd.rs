@@ -734,7 +734,8 @@ pub struct Herd {
     next_sample: u64,
     sample_every: u64,
     busy_by_second: Vec<u64>,
-    ids: Option<Ids>,
+    /// Set by `init`, before any event.
+    ids: Ids,
     attempts: u64,
     refused: u64,
     timeouts: u64,
@@ -747,7 +748,7 @@ pub struct Herd {
     time_to_all: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Ids {
     connected: SeriesId,
     arrivals: SeriesId,
@@ -779,7 +780,7 @@ impl Herd {
             next_sample: 0,
             sample_every: 1,
             busy_by_second: Vec::new(),
-            ids: None,
+            ids: Ids::default(),
             attempts: 0,
             refused: 0,
             timeouts: 0,
@@ -866,11 +867,6 @@ impl Herd {
         };
         eng.schedule_at(SimTime(at) + sleep, HerdEvent::new(ev.first_k(), f, prev_q));
     }
-
-    fn ids(&self) -> Ids {
-        self.ids
-            .unwrap_or_else(|| unreachable!("Herd::init registers the series first"))
-    }
 }
 
 impl Scenario for Herd {
@@ -932,7 +928,7 @@ impl Scenario for Herd {
             latency: rec.add_latency("connect_latency"),
         };
         self.sample_every = rec.base_interval().as_nanos();
-        self.ids = Some(ids);
+        self.ids = ids;
 
         self.free_at = vec![0; self.p.workers as usize];
         let queue_cap = self.p.backlog.map_or(4096, |b| b.min(1 << 20));
@@ -956,7 +952,7 @@ impl Scenario for Herd {
 
     #[inline]
     fn handle(&mut self, eng: &mut Engine<HerdEvent>, event: HerdEvent) {
-        let ids = self.ids();
+        let ids = self.ids;
         let t = eng.now().as_nanos();
         let horizon = self.p.horizon.as_nanos();
         let h = self.p.handshake.as_nanos();
@@ -1021,7 +1017,7 @@ impl Scenario for Herd {
     }
 
     fn finish(&mut self, eng: &mut Engine<HerdEvent>) -> Finish {
-        let ids = self.ids();
+        let ids = self.ids;
         let horizon = self.p.horizon.as_nanos();
         let end = self.time_to_all.unwrap_or(horizon);
         // Sample the queue up to the last bin that will be reported.
