@@ -293,7 +293,7 @@ impl<E: Copy> EventQueue<E> {
             d -= 1;
             if t < self.ends[d] {
                 let r = &mut self.rungs[d];
-                let j = ((t - r.start) >> r.shift) as usize;
+                let j = r.bucket_of(t);
                 self.pool.push(&mut r.buckets[j], e);
                 r.len += 1;
                 return;
