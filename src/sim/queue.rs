@@ -11,10 +11,12 @@
 //!   CPU cache while pushes land in random buckets) covering [`OVERSPAN`] times
 //!   the top's span, so that events scheduled while the rung is being used
 //!   mostly land in it instead of going through the top again; a bucket that
-//!   turns out to hold more than [`SPLIT_ABOVE`] events is spread over a finer
-//!   rung below it;
-//! - **bottom**: the current bucket, sorted (an insertion sort: buckets are
-//!   short), read with a cursor.
+//!   turns out to hold more than [`SPLIT_ABOVE`] events is sorted by a counting
+//!   sort over sub-buckets of about [`SUB_TARGET`] events (up to
+//!   [`COUNT_SORT_MAX`] events) or else spread over a finer rung below it;
+//! - **bottom**: the current bucket, sorted latest first, so a pop takes its
+//!   last entry and an event scheduled shortly after "now" is inserted near
+//!   the end, moving few entries.
 //!
 //! Each event is copied a few times (push, spread, sort), always as an append,
 //! instead of sifting through `log n` levels of a heap, which is why at a
@@ -32,8 +34,9 @@
 //! were pushed, the deterministic tie-break the engine ([`super::engine`])
 //! promises. It needs no sequence numbers: events with equal times always sit in
 //! the same tier and bucket, every move between tiers appends them in the order
-//! it reads them, and the bottom is sorted with a *stable* sort by time, so equal
-//! times keep their push order. Entries are just (time, event): 16 bytes for a
+//! it reads them, and the bottom is sorted with *stable* sorts (the counting sort
+//! writes each sub-bucket in reverse read order, and the sorts latest first
+//! keep that order), so equal times pop in push order. Entries are just (time, event): 16 bytes for a
 //! `u32` or packed `u64` event.
 
 use super::time::SimTime;
@@ -47,6 +50,13 @@ pub const TARGET_PER_BUCKET: usize = 16;
 pub const SPLIT_ABOVE: usize = 64;
 /// Entries per pool chunk.
 pub const CHUNK: usize = 64;
+/// A bucket of up to this many events is sorted straight into the bottom by a
+/// counting sort instead of being spread over a finer rung.
+pub const COUNT_SORT_MAX: usize = 8192;
+/// Events per sub-bucket the counting sort aims for.
+pub const SUB_TARGET: usize = 4;
+/// Longest run sorted by insertion (longer ones use the standard stable sort).
+const INSERTION_SORT_MAX: usize = 2 * SPLIT_ABOVE;
 /// Rung 0 covers this many times the top's span.
 pub const OVERSPAN: u64 = 2;
 /// Most rungs at once (each is at least twice as fine as the one above).
@@ -197,9 +207,10 @@ impl Rung {
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
     pool: Pool<E>,
-    /// Sorted by time (stable); `bottom[pos..]` are still pending.
+    /// The pending events of the current bucket, sorted *latest first* (ties:
+    /// last pushed first), so that a pop takes the last entry and an event
+    /// scheduled a little after now is inserted near the end, moving few entries.
     bottom: Vec<Entry<E>>,
-    pos: usize,
     /// Every pending event in `bottom` is earlier than this; every other is not.
     bottom_end: u64,
     /// Active rungs, coarsest first; each finer one subdivides the bucket its
@@ -209,6 +220,8 @@ pub struct EventQueue<E> {
     ends: [u64; MAX_RUNGS],
     /// Retired rungs kept for their bucket arrays.
     spare: Vec<Rung>,
+    /// The counting sort's per-sub-bucket counts, reused.
+    hist: Vec<u32>,
     top: List,
     top_min: u64,
     top_max: u64,
@@ -228,11 +241,11 @@ impl<E: Copy> EventQueue<E> {
         Self {
             pool: Pool::new(),
             bottom: Vec::new(),
-            pos: 0,
             bottom_end: 0,
             rungs: Vec::new(),
             ends: [0; MAX_RUNGS],
             spare: Vec::new(),
+            hist: Vec::new(),
             top: List::EMPTY,
             top_min: u64::MAX,
             top_max: 0,
@@ -271,6 +284,7 @@ impl<E: Copy> EventQueue<E> {
         self.pool.slots.capacity() * entry
             + (self.pool.next.capacity() + self.pool.free.capacity()) * 4
             + self.bottom.capacity() * entry
+            + self.hist.capacity() * 4
             + buckets
     }
 
@@ -304,26 +318,26 @@ impl<E: Copy> EventQueue<E> {
         self.pool.push(&mut self.top, e);
     }
 
-    /// An event due within the bucket being consumed: insert it after every
-    /// pending event with the same or an earlier time.
+    /// An event due within the bucket being consumed: insert it so that it pops
+    /// after every pending event with the same or an earlier time (the bottom is
+    /// latest first, so that is just before them).
     #[cold]
     fn push_bottom(&mut self, e: Entry<E>) {
         let t = e.time.0;
-        let i = self.pos + self.bottom[self.pos..].partition_point(|x| x.time.0 <= t);
+        let i = self.bottom.partition_point(|x| x.time.0 > t);
         self.bottom.insert(i, e);
     }
 
     /// Removes and returns the earliest event (ties: first pushed first).
     #[inline]
     pub fn pop(&mut self) -> Option<Entry<E>> {
-        if self.pos == self.bottom.len() {
+        if self.bottom.is_empty() {
             if self.len == 0 {
                 return None;
             }
             self.refill();
         }
-        let e = *self.bottom.get(self.pos)?;
-        self.pos += 1;
+        let e = self.bottom.pop()?;
         self.len -= 1;
         self.floor = e.time.0;
         Some(e)
@@ -333,23 +347,19 @@ impl<E: Copy> EventQueue<E> {
     /// engine pops an event past its horizon and stops). Only valid directly after
     /// that `pop`, with no push in between.
     pub fn unpop(&mut self, entry: Entry<E>) {
-        debug_assert!(self.pos > 0);
-        self.pos = self.pos.saturating_sub(1);
-        if let Some(slot) = self.bottom.get_mut(self.pos) {
-            *slot = entry;
-        }
+        self.bottom.push(entry);
         self.len += 1;
     }
 
     /// The earliest pending time, if any, without removing it.
     pub fn peek_time(&mut self) -> Option<SimTime> {
-        if self.pos == self.bottom.len() {
+        if self.bottom.is_empty() {
             if self.len == 0 {
                 return None;
             }
             self.refill();
         }
-        self.bottom.get(self.pos).map(|e| e.time)
+        self.bottom.last().map(|e| e.time)
     }
 
     /// Moves every entry of `list`, in order, into the buckets of `rung`, and
@@ -395,7 +405,6 @@ impl<E: Copy> EventQueue<E> {
     #[inline(never)]
     fn refill(&mut self) {
         self.bottom.clear();
-        self.pos = 0;
         loop {
             let depth = self.rungs.len();
             let Some(r) = self.rungs.last_mut() else {
@@ -419,6 +428,13 @@ impl<E: Copy> EventQueue<E> {
             let list = std::mem::replace(&mut r.buckets[j], List::EMPTY);
             r.cur = j + 1;
             r.len -= list.len;
+            if list.len > SPLIT_ABOVE && list.len <= COUNT_SORT_MAX && r.shift > 0 {
+                // Small enough to sort outright, too big for an insertion sort.
+                let shift = r.shift;
+                self.bottom_end = bucket_end;
+                self.count_sort_to_bottom(list, bucket_start, shift);
+                return;
+            }
             if list.len > SPLIT_ABOVE && r.shift > 0 && depth < MAX_RUNGS {
                 // A crowded bucket: spread it, in order, over a finer rung below.
                 let mut fine = self.spare.pop().unwrap_or_else(Rung::empty);
@@ -435,8 +451,76 @@ impl<E: Copy> EventQueue<E> {
             }
             self.bottom_end = bucket_end;
             self.copy_to_bottom(list);
-            sort_by_time(&mut self.bottom);
+            // Reversed, equal times are latest-pushed first, as the sort keeps.
+            self.bottom.reverse();
+            sort_latest_first(&mut self.bottom);
             return;
+        }
+    }
+
+    /// Sorts the bucket `list` (`2^shift` ns from `start`) into the bottom,
+    /// latest first: a stable counting sort by sub-bucket (about [`SUB_TARGET`]
+    /// events each), written from the end of the bottom, then an insertion sort
+    /// that only has to order each sub-bucket.
+    fn count_sort_to_bottom(&mut self, list: List, start: u64, shift: u32) {
+        let n = list.len;
+        let nsub = (n / SUB_TARGET)
+            .next_power_of_two()
+            .min(1usize << shift.min(30));
+        let sub_shift = shift - nsub.trailing_zeros();
+        let sub_of = |e: &Entry<E>| ((e.time.0 - start) >> sub_shift) as usize;
+        // Pass 1: count each sub-bucket (into hist[k + 1]); the prefix sums then
+        // make hist[k] the number of events in earlier sub-buckets.
+        self.hist.clear();
+        self.hist.resize(nsub + 1, 0);
+        let mut c = list.head;
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(CHUNK);
+            let base = c as usize * CHUNK;
+            for e in &self.pool.slots[base..base + m] {
+                self.hist[sub_of(e) + 1] += 1;
+            }
+            left -= m;
+            c = self.pool.next[c as usize];
+        }
+        let mut crowded = 0;
+        for k in 1..=nsub {
+            crowded = crowded.max(self.hist[k]);
+            self.hist[k] += self.hist[k - 1];
+        }
+        // Pass 2: scatter in read order from the end of the bottom, so each
+        // sub-bucket lands latest-pushed first, and free the chunks.
+        let filler = self.pool.slots[list.head as usize * CHUNK];
+        self.bottom.resize(n, filler);
+        let mut c = list.head;
+        let mut left = n;
+        while left > 0 {
+            let m = left.min(CHUNK);
+            let base = c as usize * CHUNK;
+            for i in base..base + m {
+                let e = self.pool.slots[i];
+                let k = sub_of(&e);
+                self.bottom[n - 1 - self.hist[k] as usize] = e;
+                self.hist[k] += 1;
+            }
+            left -= m;
+            let next = self.pool.next[c as usize];
+            self.pool.free.push(c);
+            c = next;
+        }
+        if crowded as usize <= INSERTION_SORT_MAX {
+            // No entry moves past its sub-bucket (they hold disjoint time ranges).
+            insertion_sort_latest_first(&mut self.bottom);
+        } else {
+            // Some sub-bucket is crowded: sort each one on its own, so a crowd
+            // costs n log n rather than n^2. hist[k] is now where k ends.
+            let mut a = 0;
+            for k in 0..nsub {
+                let b = self.hist[k] as usize;
+                sort_latest_first(&mut self.bottom[n - b..n - a]);
+                a = b;
+            }
         }
     }
 
@@ -461,18 +545,23 @@ impl<E: Copy> EventQueue<E> {
     }
 }
 
-/// Sorts `v` by time, keeping entries with equal times in their order: an
+/// Sorts `v` latest first, keeping entries with equal times in their order: an
 /// insertion sort for the short buckets the ladder hands down, the standard
 /// library's stable sort for long ones (a bucket of ties that cannot be split).
-fn sort_by_time<E: Copy>(v: &mut [Entry<E>]) {
-    if v.len() > 2 * SPLIT_ABOVE {
-        v.sort_by_key(|e| e.time.0);
-        return;
+fn sort_latest_first<E: Copy>(v: &mut [Entry<E>]) {
+    if v.len() > INSERTION_SORT_MAX {
+        v.sort_by_key(|e| std::cmp::Reverse(e.time.0));
+    } else {
+        insertion_sort_latest_first(v);
     }
+}
+
+/// A stable insertion sort, latest first.
+fn insertion_sort_latest_first<E: Copy>(v: &mut [Entry<E>]) {
     for i in 1..v.len() {
         let x = v[i];
         let mut j = i;
-        while j > 0 && v[j - 1].time.0 > x.time.0 {
+        while j > 0 && v[j - 1].time.0 < x.time.0 {
             v[j] = v[j - 1];
             j -= 1;
         }
@@ -499,28 +588,55 @@ mod tests {
         assert!(q.is_empty());
     }
 
+    /// The queue under test beside a binary heap of (time, push sequence): the
+    /// order any correct queue must pop in.
+    struct Mirror {
+        q: EventQueue<u64>,
+        reference: BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+        seq: u64,
+    }
+
+    impl Mirror {
+        fn new() -> Self {
+            Self {
+                q: EventQueue::new(),
+                reference: BinaryHeap::new(),
+                seq: 0,
+            }
+        }
+
+        fn push(&mut self, t: u64) {
+            self.q.push(SimTime(t), self.seq);
+            self.reference.push(std::cmp::Reverse((t, self.seq)));
+            self.seq += 1;
+        }
+
+        /// Pops from both and checks they agree; the time popped, if any.
+        fn pop(&mut self, step: u64) -> Option<u64> {
+            let want = self.reference.pop().map(|r| r.0);
+            let got = self.q.pop().map(|e| (e.time.0, e.event));
+            assert_eq!(got, want, "step {step}");
+            want.map(|(t, _)| t)
+        }
+
+        /// Pops everything left, checking every pop.
+        fn drain(&mut self) {
+            while self.pop(u64::MAX).is_some() {}
+        }
+    }
+
     #[test]
     fn matches_a_binary_heap_on_a_random_hold_workload() {
         // Theory: any correct priority queue pops the same (time, seq) sequence;
         // the reference carries explicit sequence numbers, the queue does not.
         let mut rng = SimRng::seed_from(42);
-        let mut q = EventQueue::new();
-        let mut reference = BinaryHeap::new();
-        let mut seq = 0u64;
+        let mut m = Mirror::new();
         let mut now = 0u64;
         for _ in 0..5_000 {
-            let t = rng.below(1_000_000);
-            q.push(SimTime(t), seq);
-            reference.push(std::cmp::Reverse((t, seq)));
-            seq += 1;
+            m.push(rng.below(1_000_000));
         }
         for step in 0..50_000u64 {
-            let got = q.pop().map(|e| (e.time.0, e.event));
-            let want = reference.pop().map(|r| r.0);
-            assert_eq!(got, want, "step {step}");
-            if let Some((t, _)) = want {
-                now = t;
-            }
+            now = m.pop(step).unwrap_or(now);
             // Push one or two events in the future, sometimes at exactly `now`.
             for _ in 0..(1 + step % 2) {
                 let dt = if rng.below(10) == 0 {
@@ -528,35 +644,16 @@ mod tests {
                 } else {
                     rng.below(1 << (step % 40))
                 };
-                q.push(SimTime(now + dt), seq);
-                reference.push(std::cmp::Reverse((now + dt, seq)));
-                seq += 1;
+                m.push(now + dt);
             }
             // And sometimes drain a few to exercise small sizes.
             if step % 1000 == 999 {
                 for _ in 0..3000 {
-                    let got = q.pop().map(|e| (e.time.0, e.event));
-                    let want = reference.pop().map(|r| r.0);
-                    assert_eq!(got, want);
-                    if let Some((t, _)) = want {
-                        now = t;
-                    }
+                    now = m.pop(step).unwrap_or(now);
                 }
             }
-            assert_eq!(q.len(), reference.len());
+            assert_eq!(m.q.len(), m.reference.len());
         }
-    }
-
-    /// Pops everything left in `q` and `reference`, checking they agree.
-    fn drain_both(
-        q: &mut EventQueue<u64>,
-        reference: &mut BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
-    ) {
-        while let Some(std::cmp::Reverse((t, seq))) = reference.pop() {
-            let got = q.pop().map(|e| (e.time.0, e.event));
-            assert_eq!(got, Some((t, seq)));
-        }
-        assert!(q.pop().is_none());
     }
 
     #[test]
@@ -566,45 +663,59 @@ mod tests {
         // which defeats splitting), crowded buckets that must split into finer
         // rungs, and pushes at exactly "now" into the bucket being consumed.
         let mut rng = SimRng::seed_from(5);
-        let mut q = EventQueue::new();
-        let mut reference = BinaryHeap::new();
-        let mut seq = 0u64;
-        let mut push = |q: &mut EventQueue<u64>, reference: &mut BinaryHeap<_>, t: u64| {
-            q.push(SimTime(t), seq);
-            reference.push(std::cmp::Reverse((t, seq)));
-            seq += 1;
-        };
+        let mut m = Mirror::new();
         for i in 0..20_000u64 {
-            let t = match i % 4 {
+            m.push(match i % 4 {
                 0 => 1_000 * (i % 7),           // ties at 7 instants
                 1 => rng.below(1 << 20),        // dense: crowded buckets
                 2 => rng.below(1 << 40),        // wide spread
                 _ => 5_000_000 + rng.below(64), // a tight cluster
-            };
-            push(&mut q, &mut reference, t);
+            });
         }
         for step in 0..60_000u64 {
-            let Some(std::cmp::Reverse((t, s))) = reference.pop() else {
-                break;
-            };
-            assert_eq!(
-                q.pop().map(|e| (e.time.0, e.event)),
-                Some((t, s)),
-                "step {step}"
-            );
+            let Some(t) = m.pop(step) else { break };
             match step % 5 {
-                0 => push(&mut q, &mut reference, t),     // now
-                1 => push(&mut q, &mut reference, t + 1), // just after
-                2 => push(&mut q, &mut reference, t + rng.below(1 << 30)),
+                0 => m.push(t),     // now
+                1 => m.push(t + 1), // just after
+                2 => m.push(t + rng.below(1 << 30)),
                 _ => {}
             }
         }
-        drain_both(&mut q, &mut reference);
+        m.drain();
         // The queue keeps working after running dry.
+        let q = &mut m.q;
         q.push(SimTime(u64::MAX - 5), 1);
         q.push(SimTime(u64::MAX - 5), 2);
         assert_eq!(q.pop().map(|e| e.event), Some(1));
         assert_eq!(q.pop().map(|e| e.event), Some(2));
+    }
+
+    #[test]
+    fn counting_sorted_buckets_keep_exact_order() {
+        // Theory: as above, pops follow (time, push order). 100,000 events over
+        // 2^30 ns fill the first rung's buckets with about 200 each, so they take
+        // the counting sort; 15% of them sit at 20 instants (750 ties each), so
+        // some sub-buckets are crowded and take the per-sub-bucket sort; and the
+        // pushes a little after "now" land in a large bottom.
+        let mut rng = SimRng::seed_from(21);
+        let mut m = Mirror::new();
+        for i in 0..100_000u64 {
+            m.push(if i % 20 < 3 {
+                (i / 20 % 20) << 22
+            } else {
+                rng.below(1 << 30)
+            });
+        }
+        for step in 0..150_000u64 {
+            let Some(t) = m.pop(step) else { break };
+            match step % 4 {
+                0 => m.push(t),
+                1 => m.push(t + rng.below(1 << 12)),
+                2 => m.push(t + rng.below(1 << 30)),
+                _ => {}
+            }
+        }
+        m.drain();
     }
 
     #[test]
@@ -632,10 +743,19 @@ mod tests {
 
     #[test]
     fn bucket_sort_is_stable_for_short_and_long_buckets() {
-        // Theory: a stable sort by time equals the standard library's stable sort;
-        // few distinct times force many ties, and both lengths take both paths.
+        // Theory: a stable sort latest first equals the standard library's stable
+        // sort by descending time; few distinct times force many ties, and the
+        // lengths take both paths.
         let mut rng = SimRng::seed_from(11);
-        for len in [0usize, 1, 2, 17, 2 * SPLIT_ABOVE, 2 * SPLIT_ABOVE + 1, 1000] {
+        for len in [
+            0usize,
+            1,
+            2,
+            17,
+            INSERTION_SORT_MAX,
+            INSERTION_SORT_MAX + 1,
+            1000,
+        ] {
             let mut v: Vec<Entry<u32>> = (0..len as u32)
                 .map(|i| Entry {
                     time: SimTime(rng.below(7)),
@@ -643,8 +763,8 @@ mod tests {
                 })
                 .collect();
             let mut want = v.clone();
-            want.sort_by_key(|e| e.time.0);
-            sort_by_time(&mut v);
+            want.sort_by_key(|e| std::cmp::Reverse(e.time.0));
+            sort_latest_first(&mut v);
             let key = |v: &[Entry<u32>]| v.iter().map(|e| (e.time.0, e.event)).collect::<Vec<_>>();
             assert_eq!(key(&v), key(&want), "len {len}");
         }

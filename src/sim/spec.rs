@@ -20,6 +20,43 @@ use super::registry::ParamInfo;
 use super::report::Parameter;
 use super::scenario::Scenario;
 
+/// Implements [`ScenarioSpec`] for a configuration whose inherent `set`, `get`,
+/// `parameters` and `validate` (giving parameters with a `memory()` estimate)
+/// do the work, and whose model has `new(config)`; `NAME` and `PARAMS` must be
+/// in scope. Usage: `spec::forward_scenario_spec!(HerdConfig => Herd);`.
+macro_rules! forward_scenario_spec {
+    ($config:ident => $model:ident) => {
+        impl $crate::sim::spec::ScenarioSpec for $config {
+            type Model = $model;
+            const NAME: &'static str = NAME;
+            const PARAMS: &'static [$crate::sim::registry::ParamInfo] = PARAMS;
+
+            fn set(&mut self, name: &str, value: &str) -> Result<(), $crate::sim::error::SimError> {
+                $config::set(self, name, value)
+            }
+
+            fn get(&self, name: &str) -> Option<String> {
+                $config::get(self, name)
+            }
+
+            fn parameters(&self) -> Vec<$crate::sim::report::Parameter> {
+                $config::parameters(self)
+            }
+
+            fn memory(
+                &self,
+            ) -> Result<$crate::sim::spec::MemoryEstimate, $crate::sim::error::SimError> {
+                Ok($config::validate(self)?.memory())
+            }
+
+            fn build(&self) -> Result<$model, $crate::sim::error::SimError> {
+                $model::new(self.clone())
+            }
+        }
+    };
+}
+pub(crate) use forward_scenario_spec;
+
 /// A scenario's configuration, before validation; see the module documentation.
 pub trait ScenarioSpec: Clone + Default + Debug {
     /// The model this configuration builds.

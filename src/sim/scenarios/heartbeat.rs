@@ -66,7 +66,7 @@ use crate::sim::recorder::{LatencyId, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::scenario::{Finish, Scenario};
-use crate::sim::spec::{self, MemoryEstimate, ScenarioSpec, fmt_num, parse_count, parse_seconds};
+use crate::sim::spec::{self, MemoryEstimate, fmt_num, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -724,31 +724,7 @@ impl HeartbeatParams {
     }
 }
 
-impl ScenarioSpec for HeartbeatConfig {
-    type Model = Heartbeat;
-    const NAME: &'static str = NAME;
-    const PARAMS: &'static [ParamInfo] = PARAMS;
-
-    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
-        HeartbeatConfig::set(self, name, value)
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        HeartbeatConfig::get(self, name)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        HeartbeatConfig::parameters(self)
-    }
-
-    fn memory(&self) -> Result<MemoryEstimate, SimError> {
-        Ok(HeartbeatConfig::validate(self)?.memory())
-    }
-
-    fn build(&self) -> Result<Heartbeat, SimError> {
-        Heartbeat::new(self.clone())
-    }
-}
+spec::forward_scenario_spec!(HeartbeatConfig => Heartbeat);
 
 /// The heartbeat's event: a dead connection's next stage, packed in 64 bits
 /// (kind in the top two bits; for a death, the nanoseconds until its first

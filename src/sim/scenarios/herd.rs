@@ -55,9 +55,7 @@ use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::rng::SimRng;
 use crate::sim::scenario::{Finish, Scenario};
-use crate::sim::spec::{
-    self, MemoryEstimate, ScenarioSpec, fmt_num, is_unlimited, parse_count, parse_seconds,
-};
+use crate::sim::spec::{self, MemoryEstimate, fmt_num, is_unlimited, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -626,31 +624,7 @@ impl HerdParams {
     }
 }
 
-impl ScenarioSpec for HerdConfig {
-    type Model = Herd;
-    const NAME: &'static str = NAME;
-    const PARAMS: &'static [ParamInfo] = PARAMS;
-
-    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
-        HerdConfig::set(self, name, value)
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        HerdConfig::get(self, name)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        HerdConfig::parameters(self)
-    }
-
-    fn memory(&self) -> Result<MemoryEstimate, SimError> {
-        Ok(HerdConfig::validate(self)?.memory())
-    }
-
-    fn build(&self) -> Result<Herd, SimError> {
-        Herd::new(self.clone())
-    }
-}
+spec::forward_scenario_spec!(HerdConfig => Herd);
 
 /// Draws the next backoff sleep for a client with `failures` failed attempts so
 /// far (>= 1); `prev` is its previous sleep (only used, and updated, by
@@ -952,24 +926,26 @@ impl Scenario for Herd {
 
     #[inline]
     fn handle(&mut self, eng: &mut Engine<HerdEvent>, event: HerdEvent) {
-        let ids = self.ids;
         let t = eng.now().as_nanos();
-        let horizon = self.p.horizon.as_nanos();
-        let h = self.p.handshake.as_nanos();
         if t >= self.next_sample {
-            self.sample_until(eng, ids, t);
+            self.sample_until(eng, self.ids, t);
         }
         self.retire(t);
         self.attempts += 1;
-        eng.rec.count(ids.arrivals, SimTime(t), 1);
 
         let start = t.max(self.free_at[self.slot]);
         if start > t && self.waiting.len() as u64 >= self.backlog_limit {
+            // The hot path (most events of a big herd). A refusal counts as an
+            // arrival too: `finish` adds the refused series into arrivals.
             self.refused += 1;
-            eng.rec.count(ids.refused, SimTime(t), 1);
+            eng.rec.count(self.ids.refused, SimTime(t), 1);
             self.retry(eng, event, t);
             return;
         }
+        let ids = self.ids;
+        let horizon = self.p.horizon.as_nanos();
+        let h = self.p.handshake.as_nanos();
+        eng.rec.count(ids.arrivals, SimTime(t), 1);
 
         // Accepted: the worker slot is committed and the handshake will happen.
         let done = start.saturating_add(h);
@@ -1023,6 +999,8 @@ impl Scenario for Herd {
         // Sample the queue up to the last bin that will be reported.
         let last_bin_start = end.saturating_sub(1) / self.sample_every * self.sample_every;
         self.sample_until(eng, ids, last_bin_start);
+        // `handle` counted only accepted attempts as arrivals.
+        eng.rec.add_counts(ids.arrivals, ids.refused);
 
         let n = u64::from(self.p.clients);
         let capacity = self.p.capacity_per_s();

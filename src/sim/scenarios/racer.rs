@@ -64,7 +64,7 @@ use crate::sim::recorder::{LatencyId, LatencySummary, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::scenario::{Finish, Scenario};
-use crate::sim::spec::{self, MemoryEstimate, ScenarioSpec, fmt_num, parse_count, parse_seconds};
+use crate::sim::spec::{self, MemoryEstimate, fmt_num, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_MILLI, NANOS_PER_SEC, SimDuration, SimTime};
 
 /// The registry name.
@@ -620,31 +620,7 @@ impl RacerParams {
     }
 }
 
-impl ScenarioSpec for RacerConfig {
-    type Model = Racer;
-    const NAME: &'static str = NAME;
-    const PARAMS: &'static [ParamInfo] = PARAMS;
-
-    fn set(&mut self, name: &str, value: &str) -> Result<(), SimError> {
-        RacerConfig::set(self, name, value)
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        RacerConfig::get(self, name)
-    }
-
-    fn parameters(&self) -> Vec<Parameter> {
-        RacerConfig::parameters(self)
-    }
-
-    fn memory(&self) -> Result<MemoryEstimate, SimError> {
-        Ok(RacerConfig::validate(self)?.memory())
-    }
-
-    fn build(&self) -> Result<Racer, SimError> {
-        Racer::new(self.clone())
-    }
-}
+spec::forward_scenario_spec!(RacerConfig => Racer);
 
 /// The racer's event, packed in 64 bits: kind in the top byte, an event or
 /// group index below.
