@@ -46,7 +46,7 @@ pub const TOP_BUCKETS: usize = 512;
 /// Events per bucket a finer rung aims for.
 pub const TARGET_PER_BUCKET: usize = 16;
 /// A bucket with more events than this (spread over more than one nanosecond) is
-/// spread over a finer rung instead of being sorted whole.
+/// not insertion-sorted whole: it takes the counting sort, or a finer rung.
 pub const SPLIT_ABOVE: usize = 64;
 /// Entries per pool chunk.
 pub const CHUNK: usize = 64;
