@@ -10,3 +10,5 @@ pub mod chat;
 pub mod heartbeat;
 pub mod herd;
 pub mod racer;
+#[cfg(test)]
+mod test_support;

@@ -5,27 +5,14 @@
 use super::*;
 use crate::sim::engine::Simulation;
 use crate::sim::report::Report;
+use crate::sim::scenarios::test_support::{self as support, metric, rel_err};
 
 fn cfg(pairs: &[(&str, &str)]) -> BackpressureConfig {
-    let mut c = BackpressureConfig::default();
-    for (k, v) in pairs {
-        ScenarioSpec::set(&mut c, k, v).expect("valid test parameter");
-    }
-    c
+    support::cfg(pairs)
 }
 
 fn run(c: &BackpressureConfig, seed: u64) -> Report {
-    let model = Backpressure::new(c.clone()).expect("valid config");
-    Report::from_outcome(&Simulation::new(model, seed).run())
-}
-
-fn metric(r: &Report, name: &str) -> f64 {
-    r.metric_value(name)
-        .unwrap_or_else(|| panic!("metric {name} is undefined"))
-}
-
-fn rel_err(got: f64, want: f64) -> f64 {
-    (got - want).abs() / want.abs()
+    support::run(c, seed)
 }
 
 #[test]

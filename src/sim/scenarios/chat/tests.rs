@@ -5,18 +5,14 @@
 use super::*;
 use crate::sim::engine::Simulation;
 use crate::sim::report::Report;
+use crate::sim::scenarios::test_support::{self as support, metric, rel_err};
 
 fn cfg(pairs: &[(&str, &str)]) -> ChatConfig {
-    let mut c = ChatConfig::default();
-    for (k, v) in pairs {
-        ScenarioSpec::set(&mut c, k, v).expect("valid test parameter");
-    }
-    c
+    support::cfg(pairs)
 }
 
 fn run(c: &ChatConfig, seed: u64) -> Report {
-    let model = Chat::new(c.clone()).expect("valid config");
-    Report::from_outcome(&Simulation::new(model, seed).run())
+    support::run(c, seed)
 }
 
 /// Runs to the end and returns the report and the finished model.
@@ -25,15 +21,6 @@ fn run_model(c: &ChatConfig, seed: u64) -> (Report, Chat) {
     while sim.step() {}
     let model = sim.scenario().clone();
     (Report::from_outcome(&sim.finish()), model)
-}
-
-fn metric(r: &Report, name: &str) -> f64 {
-    r.metric_value(name)
-        .unwrap_or_else(|| panic!("metric {name} is undefined"))
-}
-
-fn rel_err(got: f64, want: f64) -> f64 {
-    (got - want).abs() / want.abs()
 }
 
 #[test]

@@ -4,27 +4,14 @@
 use super::*;
 use crate::sim::engine::Simulation;
 use crate::sim::report::Report;
+use crate::sim::scenarios::test_support::{self as support, metric, rel_err};
 
 fn cfg(pairs: &[(&str, &str)]) -> RacerConfig {
-    let mut c = RacerConfig::default();
-    for (k, v) in pairs {
-        c.set(k, v).expect("valid test parameter");
-    }
-    c
+    support::cfg(pairs)
 }
 
 fn run(c: &RacerConfig, seed: u64) -> Report {
-    let r = Racer::new(c.clone()).expect("valid config");
-    Report::from_outcome(&Simulation::new(r, seed).run())
-}
-
-fn metric(r: &Report, name: &str) -> f64 {
-    r.metric_value(name)
-        .unwrap_or_else(|| panic!("metric {name} is undefined"))
-}
-
-fn rel_err(got: f64, want: f64) -> f64 {
-    (got - want).abs() / want.abs()
+    support::run(c, seed)
 }
 
 #[test]
@@ -403,38 +390,13 @@ fn values_accept_units_and_aliases() {
 fn predict_items_teach_what_the_model_shows() {
     // Every embedded predict item on this scenario runs, and the value its
     // explanation teaches is within the item's own tolerance of the result.
-    use crate::content::catalog::Catalog;
-    use crate::learn::quiz::{ItemBody, parse_quiz_bank};
-    let taught = [
-        ("short-polling-predict-mean-latency", 5000.0),
-        ("choosing-a-transport-predict-idle-long-poll", 997.0),
-        ("choosing-a-transport-predict-long-poll-busy", 2000.0),
-        ("choosing-a-transport-predict-websocket-bytes", 1_020_000.0),
-    ];
-    let catalog = Catalog::load(&[]).expect("embedded content loads");
-    let mut seen = 0;
-    for file in catalog.quiz_files() {
-        let bank = parse_quiz_bank(&file.path, &file.text).expect("valid bank");
-        for item in &bank.items {
-            let ItemBody::Predict(p) = &item.body else {
-                continue;
-            };
-            if p.scenario != NAME {
-                continue;
-            }
-            let r = crate::sim::registry::run_by_name(NAME, &p.params, 7).expect("runs");
-            let got = metric(&r, &p.metric);
-            let (_, want) = taught
-                .iter()
-                .find(|(id, _)| *id == item.id)
-                .unwrap_or_else(|| panic!("add {} to the taught values", item.id));
-            assert!(
-                p.tolerance.accepts(got, *want),
-                "{}: model {got}, taught {want}",
-                item.id
-            );
-            seen += 1;
-        }
-    }
-    assert_eq!(seen, taught.len());
+    support::check_taught_predictions(
+        NAME,
+        &[
+            ("short-polling-predict-mean-latency", 5000.0),
+            ("choosing-a-transport-predict-idle-long-poll", 997.0),
+            ("choosing-a-transport-predict-long-poll-busy", 2000.0),
+            ("choosing-a-transport-predict-websocket-bytes", 1_020_000.0),
+        ],
+    );
 }
