@@ -19,6 +19,7 @@
 //! Data flows one way: a scenario runs on the engine, the recorder collects, the
 //! runner shapes a `Report`, and `crate::output` / the TUI render it.
 
+pub(crate) mod chunks;
 pub mod engine;
 pub mod error;
 pub mod queue;

@@ -24,7 +24,7 @@
 //! heap (see `benches/engine.rs` and `BENCHMARKS.md`).
 //!
 //! **Memory.** Every list (the top and each bucket) is a chain of fixed-size
-//! chunks of [`CHUNK`] entries taken from one shared pool, and a chunk is
+//! chunks of [`CHUNK`](super::chunks::CHUNK) entries ([`super::chunks`]) taken from one shared pool, and a chunk is
 //! returned to the pool as soon as it has been read. So the queue holds little
 //! more than its live events (one partly filled chunk per list), and the chunk a
 //! push writes into is usually the one just freed, still in the CPU cache. After
@@ -39,6 +39,7 @@
 //! keep that order), so equal times pop in push order. Entries are just (time, event): 16 bytes for a
 //! `u32` or packed `u64` event.
 
+use super::chunks::{CHUNK, List, Pool};
 use super::time::SimTime;
 
 /// Most buckets when the top is spread into the first rung.
@@ -48,8 +49,6 @@ pub const TARGET_PER_BUCKET: usize = 16;
 /// A bucket with more events than this (spread over more than one nanosecond) is
 /// not insertion-sorted whole: it takes the counting sort, or a finer rung.
 pub const SPLIT_ABOVE: usize = 64;
-/// Entries per pool chunk.
-pub const CHUNK: usize = 64;
 /// A bucket of up to this many events is sorted straight into the bottom by a
 /// counting sort instead of being spread over a finer rung.
 pub const COUNT_SORT_MAX: usize = 8192;
@@ -61,8 +60,6 @@ const INSERTION_SORT_MAX: usize = 2 * SPLIT_ABOVE;
 pub const OVERSPAN: u64 = 2;
 /// Most rungs at once (each is at least twice as fine as the one above).
 const MAX_RUNGS: usize = 32;
-/// "No chunk".
-const NIL: u32 = u32::MAX;
 
 /// One pending event: when it fires and what it is.
 #[derive(Debug, Clone, Copy)]
@@ -71,76 +68,6 @@ pub struct Entry<E> {
     pub time: SimTime,
     /// The scenario's event.
     pub event: E,
-}
-
-/// An unsorted list of entries: a chain of pool chunks.
-#[derive(Debug, Clone, Copy)]
-struct List {
-    head: u32,
-    tail: u32,
-    len: usize,
-}
-
-impl List {
-    const EMPTY: List = List {
-        head: NIL,
-        tail: NIL,
-        len: 0,
-    };
-}
-
-/// Fixed-size chunks of entries shared by every list, with a LIFO free list.
-#[derive(Debug, Clone)]
-struct Pool<E> {
-    slots: Vec<Entry<E>>,
-    next: Vec<u32>,
-    free: Vec<u32>,
-}
-
-impl<E: Copy> Pool<E> {
-    fn new() -> Self {
-        Self {
-            slots: Vec::new(),
-            next: Vec::new(),
-            free: Vec::new(),
-        }
-    }
-
-    /// Appends `e` to `list`.
-    #[inline(always)]
-    fn push(&mut self, list: &mut List, e: Entry<E>) {
-        let off = list.len % CHUNK;
-        if off == 0 {
-            self.link_new_chunk(list, e);
-        }
-        self.slots[list.tail as usize * CHUNK + off] = e;
-        list.len += 1;
-    }
-
-    /// Gives `list` a fresh tail chunk (its current tail is full or it is empty).
-    #[cold]
-    #[inline(never)]
-    fn link_new_chunk(&mut self, list: &mut List, filler: Entry<E>) {
-        let c = self.alloc(filler);
-        if list.len == 0 {
-            list.head = c;
-        } else {
-            self.next[list.tail as usize] = c;
-        }
-        list.tail = c;
-    }
-
-    #[inline]
-    fn alloc(&mut self, filler: Entry<E>) -> u32 {
-        if let Some(c) = self.free.pop() {
-            self.next[c as usize] = NIL;
-            return c;
-        }
-        let c = u32::try_from(self.next.len()).unwrap_or_else(|_| unreachable!("over 2^32 chunks"));
-        self.next.push(NIL);
-        self.slots.extend(std::iter::repeat_n(filler, CHUNK));
-        c
-    }
 }
 
 /// A calendar of equal, power-of-two-wide buckets covering `[start, end)`.
@@ -206,7 +133,7 @@ impl Rung {
 /// A monotone priority queue of events ordered by time, then insertion order.
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
-    pool: Pool<E>,
+    pool: Pool<Entry<E>>,
     /// The pending events of the current bucket, sorted *latest first* (ties:
     /// last pushed first), so that a pop takes the last entry and an event
     /// scheduled a little after now is inserted near the end, moving few entries.
@@ -281,8 +208,7 @@ impl<E: Copy> EventQueue<E> {
             .chain(&self.spare)
             .map(|r| r.buckets.capacity() * std::mem::size_of::<List>())
             .sum();
-        self.pool.slots.capacity() * entry
-            + (self.pool.next.capacity() + self.pool.free.capacity()) * 4
+        self.pool.memory_bytes()
             + self.bottom.capacity() * entry
             + self.hist.capacity() * 4
             + buckets
@@ -364,7 +290,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Moves every entry of `list`, in order, into the buckets of `rung`, and
     /// frees the list's chunks as it goes. Every entry must fall in the rung.
-    fn spread_into(pool: &mut Pool<E>, list: List, rung: &mut Rung) {
+    fn spread_into(pool: &mut Pool<Entry<E>>, list: List, rung: &mut Rung) {
         let mut c = list.head;
         let mut left = list.len;
         while left > 0 {
@@ -385,19 +311,10 @@ impl<E: Copy> EventQueue<E> {
 
     /// Appends every entry of `list`, in order, to the bottom and frees its chunks.
     fn copy_to_bottom(&mut self, list: List) {
-        let mut c = list.head;
-        let mut left = list.len;
-        self.bottom.reserve(left);
-        while left > 0 {
-            let n = left.min(CHUNK);
-            let base = c as usize * CHUNK;
-            self.bottom
-                .extend_from_slice(&self.pool.slots[base..base + n]);
-            left -= n;
-            let next = self.pool.next[c as usize];
-            self.pool.free.push(c);
-            c = next;
-        }
+        self.bottom.reserve(list.len);
+        let bottom = &mut self.bottom;
+        self.pool
+            .drain(list, |chunk| bottom.extend_from_slice(chunk));
     }
 
     /// The bottom is used up and `len > 0`: hand it the next non-empty bucket.

@@ -27,17 +27,32 @@
 //! FIFO, so when an attempt is queued its start time is already determined: the
 //! n-th accepted attempt starts at `max(arrival, start of attempt n - workers +
 //! handshake)` (the earliest-free worker is always the one that started
-//! `workers` attempts ago). The model therefore schedules only one kind of event,
-//! a client's attempt; it learns at that moment whether the attempt will connect,
-//! be refused or time out, and records completions, busy time and timeouts at the
-//! instants they will happen. The accept queue is a FIFO of start times, and its
-//! depth at time `t` is the number of queued attempts that start after `t`.
+//! `workers` attempts ago). The model therefore has one kind of event, a
+//! client's attempt; it learns at that moment whether the attempt will connect,
+//! be refused or time out, and records completions, busy time and timeouts at
+//! the instants they will happen. The accept queue is a FIFO of start times, and
+//! its depth at time `t` is the number of queued attempts that start after `t`.
 //!
-//! A client's whole state travels in its one pending event ([`HerdEvent`], 8
+//! In a big herd almost every attempt is refused, and a refusal changes nothing
+//! on the server: only acceptances need to be run in time order. Pending
+//! attempts therefore wait in a timing wheel of unsorted buckets about one
+//! handshake interval wide ([`wheel`]), not in the engine's event queue; one
+//! engine event (a [`HerdTick`]) runs the buckets of the next few tens of
+//! milliseconds. Within a bucket, the earliest instant at which an attempt
+//! could be accepted follows from the queue and the workers; every attempt
+//! before it is refused, in the order the bucket holds them, and the earliest
+//! one at or after it is accepted; repeat. Refused attempts draw their backoff
+//! in that order, which differs from strict time order, so a run is a
+//! different (equally likely) draw than a one-event-at-a-time run with the
+//! same seed would be; acceptances, and so every server-side measurement,
+//! follow the model exactly. A bucket that needs many passes is sorted and run
+//! one attempt at a time.
+//!
+//! A client's whole state travels in its pending attempt ([`HerdEvent`], 8
 //! bytes): its first-attempt time, its failure count and, for decorrelated
 //! backoff, its previous sleep. There are no per-client arrays, so the hot path
-//! never touches memory at a random client's address, and a client costs 16 bytes
-//! of event queue while it waits. Two roundings keep that in 8 bytes, both far
+//! never touches memory at a random client's address, and a client costs 16
+//! bytes of wheel while it waits. Two roundings keep that in 8 bytes, both far
 //! below anything the metrics show: first attempts are drawn on a grid of at
 //! most 2^40 points over `[0, jitter]` (exact nanoseconds up to a jitter of
 //! 1,099 s), and decorrelated backoff remembers its previous sleep rounded up to
@@ -46,7 +61,10 @@
 //! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
 //! recorder for series; [`crate::sim::registry`] lists it as `herd`.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use wheel::{Slot, Wheel};
 
 use crate::sim::engine::Engine;
 use crate::sim::error::SimError;
@@ -626,6 +644,19 @@ impl HerdParams {
 
 spec::forward_scenario_spec!(HerdConfig => Herd);
 
+/// `min(cap, base * 2^(failures - 1))` in ns: the exponential sleep, and the
+/// top of the full-jitter range, after `failures` (>= 1) failed attempts.
+#[inline]
+pub fn exp_ceiling(base: SimDuration, cap: SimDuration, failures: u32) -> u64 {
+    let (base, cap) = (base.as_nanos(), cap.as_nanos());
+    let attempt = failures.saturating_sub(1);
+    if attempt >= 63 {
+        cap
+    } else {
+        cap.min(base.saturating_mul(1u64 << attempt))
+    }
+}
+
 /// Draws the next backoff sleep for a client with `failures` failed attempts so
 /// far (>= 1); `prev` is its previous sleep (only used, and updated, by
 /// decorrelated backoff).
@@ -638,15 +669,8 @@ pub fn backoff_sleep(
     prev: &mut u64,
     rng: &mut SimRng,
 ) -> SimDuration {
+    let exp_ceiling = || exp_ceiling(base, cap, failures);
     let (base, cap) = (base.as_nanos(), cap.as_nanos());
-    let exp_ceiling = || {
-        let attempt = failures.saturating_sub(1);
-        if attempt >= 63 {
-            cap
-        } else {
-            cap.min(base.saturating_mul(1u64 << attempt))
-        }
-    };
     SimDuration(match policy {
         BackoffPolicy::None => base,
         BackoffPolicy::Exponential => exp_ceiling(),
@@ -660,7 +684,7 @@ pub fn backoff_sleep(
     })
 }
 
-/// The herd's one event: a client's connection attempt, carrying the client's
+/// A client's pending connection attempt (kept in the [`wheel`]), carrying the client's
 /// whole state packed in 64 bits: first-attempt grid index (bits 24..64),
 /// failures so far (bits 16..24, saturating at 255) and the previous backoff
 /// sleep in cap/65,535 units (bits 0..16, decorrelated backoff only).
@@ -689,6 +713,14 @@ impl HerdEvent {
     }
 }
 
+/// The herd's engine event: run the attempts of the wheel's current bucket
+/// (which starts at the event's time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HerdTick;
+
+/// Passes over a bucket (one acceptance each) before it is sorted instead.
+const PASSES_BEFORE_SORT: usize = 8;
+
 /// The herd model's state; see the module documentation.
 #[derive(Debug)]
 pub struct Herd {
@@ -710,6 +742,18 @@ pub struct Herd {
     busy_by_second: Vec<u64>,
     /// Set by `init`, before any event.
     ids: Ids,
+    /// Pending attempts (built by `init`).
+    wheel: Wheel,
+    /// The bucket being run (its buffer is reused).
+    live: Vec<Slot>,
+    /// `run_sorted`'s merge heap of in-bucket retries (time, order, client).
+    heap: BinaryHeap<Reverse<(u64, u64, u64)>>,
+    /// `run_sorted`'s scratch list, reused.
+    extra: Vec<Slot>,
+    /// `exp_ceiling + 1` by failure count (full jitter's draw range).
+    ceilings: [u64; 256],
+    /// [`PASSES_BEFORE_SORT`]; tests set 0 to run every bucket sorted.
+    passes_before_sort: usize,
     attempts: u64,
     refused: u64,
     timeouts: u64,
@@ -755,6 +799,14 @@ impl Herd {
             sample_every: 1,
             busy_by_second: Vec::new(),
             ids: Ids::default(),
+            wheel: Wheel::default(),
+            live: Vec::new(),
+            heap: BinaryHeap::new(),
+            extra: Vec::new(),
+            ceilings: std::array::from_fn(|f| {
+                exp_ceiling(p.backoff_base, p.backoff_cap, f as u32) + 1
+            }),
+            passes_before_sort: PASSES_BEFORE_SORT,
             attempts: 0,
             refused: 0,
             timeouts: 0,
@@ -773,6 +825,20 @@ impl Herd {
         &self.p
     }
 
+    /// Wheel bucket width: about one handshake interval of the whole server,
+    /// so an overloaded bucket holds about one acceptance.
+    fn bucket_ns(&self) -> u64 {
+        (self.p.handshake.as_nanos() / u64::from(self.p.workers)).max(1)
+    }
+
+    /// How far ahead of an attempt its client's next attempt can be: the
+    /// timeout, then the longest sleep.
+    fn reach_ns(&self) -> u64 {
+        let sleep = self.p.backoff_base.max(self.p.backoff_cap).as_nanos();
+        let wait = self.p.timeout.map_or(0, |t| t.as_nanos());
+        sleep.saturating_add(wait)
+    }
+
     /// Removes queued attempts that a worker has taken by time `t`.
     #[inline]
     fn retire(&mut self, t: u64) {
@@ -787,7 +853,7 @@ impl Herd {
     /// Samples the queue depth at every base-bin boundary up to `t`, so the
     /// queue-depth series also shows the queue draining between arrivals.
     #[inline]
-    fn sample_until(&mut self, eng: &mut Engine<HerdEvent>, ids: Ids, t: u64) {
+    fn sample_until(&mut self, eng: &mut Engine<HerdTick>, ids: Ids, t: u64) {
         while self.next_sample <= t {
             let b = self.next_sample;
             self.retire(b);
@@ -816,9 +882,9 @@ impl Herd {
         }
     }
 
-    /// Schedules the client's next attempt after a failure noticed at `at`.
-    #[inline]
-    fn retry(&mut self, eng: &mut Engine<HerdEvent>, ev: HerdEvent, at: u64) {
+    /// The client's next attempt after a failure noticed at `at`.
+    #[inline(always)]
+    fn retry(&mut self, rng: &mut SimRng, ev: HerdEvent, at: u64) -> Slot {
         let f = ev.failures().saturating_add(1);
         let decorrelated = self.p.backoff == BackoffPolicy::Decorrelated;
         let mut prev = if decorrelated {
@@ -826,25 +892,284 @@ impl Herd {
         } else {
             0
         };
-        let sleep = backoff_sleep(
-            self.p.backoff,
-            self.p.backoff_base,
-            self.p.backoff_cap,
-            u32::from(f),
-            &mut prev,
-            eng.rng(),
-        );
+        let sleep = if self.p.backoff == BackoffPolicy::FullJitter {
+            // As `backoff_sleep` draws it (`between(0, c)` is `below(c + 1)`),
+            // with the range looked up.
+            SimDuration(rng.below(self.ceilings[usize::from(f)]))
+        } else {
+            backoff_sleep(
+                self.p.backoff,
+                self.p.backoff_base,
+                self.p.backoff_cap,
+                u32::from(f),
+                &mut prev,
+                rng,
+            )
+        };
         let prev_q = if decorrelated {
             u16::try_from(prev.div_ceil(self.prev_unit)).unwrap_or(u16::MAX)
         } else {
             0
         };
-        eng.schedule_at(SimTime(at) + sleep, HerdEvent::new(ev.first_k(), f, prev_q));
+        Slot {
+            t: at.saturating_add(sleep.as_nanos()),
+            ev: HerdEvent::new(ev.first_k(), f, prev_q),
+        }
+    }
+
+    /// Files a retry: into `live` if it falls in the bucket being run (before
+    /// `end`), else into the wheel.
+    #[inline(always)]
+    fn file(&mut self, live: &mut Vec<Slot>, end: u64, r: Slot) {
+        if r.t < end {
+            live.push(r);
+        } else {
+            self.wheel.push(r);
+        }
+    }
+
+    /// The earliest instant at or after `c` at which an attempt would be
+    /// accepted, given the acceptances so far: `c` itself unless the accept queue
+    /// is full and every worker busy at `c`; then the first moment a worker frees
+    /// up or enough queued attempts have started to leave a free place.
+    #[inline]
+    fn accept_threshold(&mut self, eng: &mut Engine<HerdTick>, c: u64) -> u64 {
+        if c >= self.next_sample {
+            self.sample_until(eng, self.ids, c);
+        }
+        self.retire(c);
+        let free = self.free_at[self.slot];
+        let len = self.waiting.len() as u64;
+        if free <= c || len < self.backlog_limit {
+            return c;
+        }
+        // Queued starts are nondecreasing: once the (len - limit)-th has
+        // started, fewer than `limit` still wait.
+        let k = (len - self.backlog_limit) as usize;
+        let place = self.waiting.get(k).copied().unwrap_or(u64::MAX);
+        free.min(place)
+    }
+
+    /// A refused attempt at `a.t` (the accept queue full, every worker busy).
+    /// `per_event`: record it in the refused series now (else the caller adds
+    /// the bucket's refusals at once).
+    #[inline(always)]
+    fn refuse(
+        &mut self,
+        eng: &mut Engine<HerdTick>,
+        live: &mut Vec<Slot>,
+        end: u64,
+        a: Slot,
+        per_event: bool,
+    ) {
+        self.refused += 1;
+        if per_event {
+            eng.rec.count(self.ids.refused, SimTime(a.t), 1);
+        }
+        let r = self.retry(eng.rng(), a.ev, a.t);
+        self.file(live, end, r);
+    }
+
+    /// An accepted attempt at `a.t`: a worker slot is committed and the
+    /// handshake will happen; the client connects, or gives up at its timeout
+    /// and retries (see the module documentation).
+    fn accept(&mut self, eng: &mut Engine<HerdTick>, live: &mut Vec<Slot>, end: u64, a: Slot) {
+        let t = a.t;
+        if t >= self.next_sample {
+            self.sample_until(eng, self.ids, t);
+        }
+        self.retire(t);
+        let ids = self.ids;
+        let horizon = self.p.horizon.as_nanos();
+        let h = self.p.handshake.as_nanos();
+        eng.rec.count(ids.arrivals, SimTime(t), 1);
+
+        let start = t.max(self.free_at[self.slot]);
+        debug_assert!(start == t || (self.waiting.len() as u64) < self.backlog_limit);
+        let done = start.saturating_add(h);
+        self.free_at[self.slot] = done;
+        self.slot += 1;
+        if self.slot == self.free_at.len() {
+            self.slot = 0;
+        }
+        if start > t {
+            self.waiting.push_back(start);
+            let depth = self.waiting.len() as u64;
+            self.peak_queue = self.peak_queue.max(depth);
+            eng.rec.gauge_max(ids.queue, SimTime(t), depth);
+        }
+        eng.rec.busy(ids.util, SimTime(start), SimTime(done));
+        self.add_busy_seconds(start, done);
+
+        let timed_out = self.p.timeout.filter(|to| start - t > to.as_nanos());
+        if let Some(to) = timed_out {
+            let gave_up = t.saturating_add(to.as_nanos());
+            if gave_up <= horizon {
+                self.timeouts += 1;
+                eng.rec.count(ids.timeouts, SimTime(gave_up), 1);
+            }
+            if done <= horizon {
+                self.wasted += 1;
+            } else {
+                self.in_flight += 1;
+            }
+            let r = self.retry(eng.rng(), a.ev, gave_up);
+            self.file(live, end, r);
+        } else if done <= horizon {
+            self.connected += 1;
+            eng.rec.count(ids.connected, SimTime(done), 1);
+            let first = a.ev.first_k() * self.first_step;
+            eng.rec.latency(ids.latency, SimDuration(done - first));
+            if self.connected == self.p99_target {
+                self.time_to_p99 = Some(done);
+            }
+            if self.connected == u64::from(self.p.clients) {
+                self.time_to_all = Some(done);
+            }
+        } else {
+            self.in_flight += 1;
+        }
+    }
+
+    /// Runs the attempts of one bucket, `[start, end)`, given in push order in
+    /// `live` (which grows with retries that fall in the bucket). Returns how
+    /// many ran; attempts after the horizon stay in `live`.
+    ///
+    /// Only accepted attempts change the server, so only they need time order.
+    /// Each pass finds the acceptance threshold `s` (see
+    /// [`Herd::accept_threshold`]), refuses every attempt before it in any
+    /// order, and accepts the earliest one at or after it (ties: push order).
+    /// In an overloaded herd a bucket holds hundreds of attempts and a handful
+    /// of acceptances, so this beats sorting; a bucket that needs many passes
+    /// is sorted instead ([`Herd::run_sorted`]).
+    fn run_bucket(
+        &mut self,
+        eng: &mut Engine<HerdTick>,
+        live: &mut Vec<Slot>,
+        start: u64,
+        end: u64,
+    ) -> u64 {
+        let horizon = self.p.horizon.as_nanos();
+        // Refusals are added to their series per bucket when it lies in one bin.
+        let base = eng.rec.base_interval().as_nanos();
+        let per_event = start / base != (end - 1) / base;
+        let refused_before = self.refused;
+        let mut c = start;
+        let mut ran = 0u64;
+        let mut passes = 0;
+        loop {
+            if passes == self.passes_before_sort {
+                ran += self.run_sorted(eng, live, end, per_event);
+                break;
+            }
+            passes += 1;
+            // Refuse before `s`, never past the horizon; only attempts up to
+            // the horizon can be accepted.
+            let s = self.accept_threshold(eng, c).min(horizon.saturating_add(1));
+            let mut best = usize::MAX;
+            let mut best_t = horizon.saturating_add(1);
+            let (mut i, mut j) = (0, 0);
+            while i < live.len() {
+                let a = live[i];
+                i += 1;
+                if a.t < s {
+                    ran += 1;
+                    self.refuse(eng, live, end, a, per_event);
+                } else {
+                    if a.t < best_t {
+                        best = j;
+                        best_t = a.t;
+                    }
+                    live[j] = a;
+                    j += 1;
+                }
+            }
+            live.truncate(j);
+            if best == usize::MAX {
+                break;
+            }
+            let a = live.remove(best);
+            ran += 1;
+            c = a.t;
+            self.accept(eng, live, end, a);
+        }
+        if !per_event {
+            let n = self.refused - refused_before;
+            eng.rec.count(self.ids.refused, SimTime(start), n);
+        }
+        ran
+    }
+
+    /// Runs a bucket's attempts one by one in time order (ties: push order):
+    /// `live` sorted once, retries that fall in the bucket merged from a heap.
+    fn run_sorted(
+        &mut self,
+        eng: &mut Engine<HerdTick>,
+        live: &mut Vec<Slot>,
+        end: u64,
+        per_event: bool,
+    ) -> u64 {
+        let horizon = self.p.horizon.as_nanos();
+        live.sort_by_key(|a| a.t);
+        let mut heap = std::mem::take(&mut self.heap);
+        heap.clear();
+        let mut seq = 0u64;
+        let mut extra = std::mem::take(&mut self.extra);
+        let mut ran = 0u64;
+        let mut i = 0;
+        loop {
+            let from_live = match (live.get(i), heap.peek()) {
+                (Some(a), Some(Reverse((t, _, _)))) => a.t <= *t,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let a = if from_live {
+                i += 1;
+                live[i - 1]
+            } else {
+                match heap.pop() {
+                    Some(Reverse((t, _, ev))) => Slot {
+                        t,
+                        ev: HerdEvent(ev),
+                    },
+                    None => break,
+                }
+            };
+            if a.t > horizon {
+                // Everything left is later still.
+                extra.push(a);
+                continue;
+            }
+            ran += 1;
+            let s = self.accept_threshold(eng, a.t);
+            if a.t < s {
+                self.refuse(eng, &mut extra, end, a, per_event);
+            } else {
+                self.accept(eng, &mut extra, end, a);
+            }
+            for r in extra.drain(..) {
+                heap.push(Reverse((r.t, seq, r.ev.0)));
+                seq += 1;
+            }
+        }
+        // Only attempts past the horizon are left.
+        live.clear();
+        live.append(&mut extra);
+        self.heap = heap;
+        self.extra = extra;
+        ran
+    }
+
+    /// Attempts waiting to run (for the accounting tests).
+    #[cfg(test)]
+    pub(crate) fn pending_attempts(&self) -> u64 {
+        self.wheel.len() as u64
     }
 }
 
 impl Scenario for Herd {
-    type Event = HerdEvent;
+    type Event = HerdTick;
 
     fn name(&self) -> &'static str {
         NAME
@@ -858,7 +1183,7 @@ impl Scenario for Herd {
         self.p.horizon
     }
 
-    fn init(&mut self, eng: &mut Engine<HerdEvent>) {
+    fn init(&mut self, eng: &mut Engine<HerdTick>) {
         let rec = &mut eng.rec;
         let ids = Ids {
             connected: rec.add_series(
@@ -908,6 +1233,7 @@ impl Scenario for Herd {
         let queue_cap = self.p.backlog.map_or(4096, |b| b.min(1 << 20));
         self.waiting = VecDeque::with_capacity(queue_cap.min(u64::from(self.p.clients)) as usize);
         let seconds = (self.p.horizon.as_nanos() / NANOS_PER_SEC) as usize + 1;
+        self.wheel = Wheel::new(self.bucket_ns(), self.reach_ns());
         self.busy_by_second = vec![0; seconds];
 
         // Decorrelated backoff starts from previous sleep = base.
@@ -920,79 +1246,52 @@ impl Scenario for Herd {
         let k_max = self.p.jitter.as_nanos() / self.first_step;
         for _ in 0..self.p.clients {
             let k = eng.rng().between(0, k_max);
-            eng.schedule_at(SimTime(k * self.first_step), HerdEvent::new(k, 0, prev_q));
+            self.wheel.push_initial(Slot {
+                t: k * self.first_step,
+                ev: HerdEvent::new(k, 0, prev_q),
+            });
+        }
+        self.wheel.seal();
+        if let Some(first) = self.wheel.advance() {
+            eng.schedule_at(SimTime(first), HerdTick);
         }
     }
 
-    #[inline]
-    fn handle(&mut self, eng: &mut Engine<HerdEvent>, event: HerdEvent) {
-        let t = eng.now().as_nanos();
-        if t >= self.next_sample {
-            self.sample_until(eng, self.ids, t);
-        }
-        self.retire(t);
-        self.attempts += 1;
-
-        let start = t.max(self.free_at[self.slot]);
-        if start > t && self.waiting.len() as u64 >= self.backlog_limit {
-            // The hot path (most events of a big herd). A refusal counts as an
-            // arrival too: `finish` adds the refused series into arrivals.
-            self.refused += 1;
-            eng.rec.count(self.ids.refused, SimTime(t), 1);
-            self.retry(eng, event, t);
-            return;
-        }
-        let ids = self.ids;
+    /// Runs the wheel's buckets from the tick's time to the end of its coarse
+    /// bucket (tens of milliseconds), then schedules the next tick.
+    fn handle(&mut self, eng: &mut Engine<HerdTick>, _tick: HerdTick) {
         let horizon = self.p.horizon.as_nanos();
-        let h = self.p.handshake.as_nanos();
-        eng.rec.count(ids.arrivals, SimTime(t), 1);
-
-        // Accepted: the worker slot is committed and the handshake will happen.
-        let done = start.saturating_add(h);
-        self.free_at[self.slot] = done;
-        self.slot += 1;
-        if self.slot == self.free_at.len() {
-            self.slot = 0;
-        }
-        if start > t {
-            self.waiting.push_back(start);
-            let depth = self.waiting.len() as u64;
-            self.peak_queue = self.peak_queue.max(depth);
-            eng.rec.gauge_max(ids.queue, SimTime(t), depth);
-        }
-        eng.rec.busy(ids.util, SimTime(start), SimTime(done));
-        self.add_busy_seconds(start, done);
-
-        let timed_out = self.p.timeout.filter(|to| start - t > to.as_nanos());
-        if let Some(to) = timed_out {
-            let gave_up = t.saturating_add(to.as_nanos());
-            if gave_up <= horizon {
-                self.timeouts += 1;
-                eng.rec.count(ids.timeouts, SimTime(gave_up), 1);
-            }
-            if done <= horizon {
-                self.wasted += 1;
-            } else {
-                self.in_flight += 1;
-            }
-            self.retry(eng, event, gave_up);
-        } else if done <= horizon {
-            self.connected += 1;
-            eng.rec.count(ids.connected, SimTime(done), 1);
-            let first = event.first_k() * self.first_step;
-            eng.rec.latency(ids.latency, SimDuration(done - first));
-            if self.connected == self.p99_target {
-                self.time_to_p99 = Some(done);
+        let window_end = self.wheel.open_end();
+        let mut start = eng.now().as_nanos();
+        let mut live = std::mem::take(&mut self.live);
+        let mut ran = 0;
+        loop {
+            let end = start + self.wheel.width();
+            self.wheel.take_current(&mut live);
+            ran += self.run_bucket(eng, &mut live, start, end);
+            if !live.is_empty() {
+                // Past the horizon: the run is over; they stay pending.
+                self.wheel.put_back(&mut live);
+                break;
             }
             if self.connected == u64::from(self.p.clients) {
-                self.time_to_all = Some(done);
+                break;
             }
-        } else {
-            self.in_flight += 1;
+            match self.wheel.advance() {
+                Some(next) if next < window_end && next <= horizon => start = next,
+                Some(next) => {
+                    eng.schedule_at(SimTime(next), HerdTick);
+                    break;
+                }
+                None => break,
+            }
         }
+        self.attempts += ran;
+        eng.counts_as(ran);
+        self.live = live;
     }
 
-    fn finish(&mut self, eng: &mut Engine<HerdEvent>) -> Finish {
+    fn finish(&mut self, eng: &mut Engine<HerdTick>) -> Finish {
         let ids = self.ids;
         let horizon = self.p.horizon.as_nanos();
         let end = self.time_to_all.unwrap_or(horizon);
@@ -1041,6 +1340,8 @@ impl Scenario for Herd {
         }
     }
 }
+
+mod wheel;
 
 #[cfg(test)]
 mod tests;

@@ -138,8 +138,8 @@ fn check_accounting(c: &HerdConfig, seed: u64) -> Report {
     let herd = Herd::new(c.clone()).expect("valid config");
     let mut sim = Simulation::new(herd, seed);
     while sim.step() {}
-    let pending = sim.engine().pending() as u64;
     let h = sim.scenario();
+    let pending = h.pending_attempts();
     let (attempts, refused, connected, wasted, in_flight, timeouts) = (
         h.attempts,
         h.refused,
@@ -164,7 +164,8 @@ fn check_accounting(c: &HerdConfig, seed: u64) -> Report {
     let still_trying = n - connected;
     assert!(still_trying <= pending + in_flight);
     assert!(pending <= still_trying);
-    // Identity 5: one engine event per attempt.
+    // Identity 5: the engine counts every attempt as an event (the herd runs
+    // them a wheel bucket per engine event).
     assert_eq!(outcome.events_processed, attempts);
     // The report agrees with the model.
     assert_eq!(metric(&r, "attempts"), attempts as f64);
@@ -215,10 +216,75 @@ fn accounting_adds_up_in_every_regime() {
             ("backlog", "100"),
         ],
         vec![("clients", "5000"), ("backlog", "0"), ("workers", "3")],
+        // Retries sooner than a wheel bucket is wide land in the bucket being run.
+        vec![
+            ("clients", "500"),
+            ("jitter", "0.05"),
+            ("backoff", "none"),
+            ("backoff-base", "0.0002"),
+            ("backlog", "50"),
+            ("horizon", "10"),
+        ],
     ];
     for pairs in cases {
         let r = check_accounting(&cfg(&pairs), 3);
         assert!(metric(&r, "attempts") >= metric(&r, "connected"));
+    }
+}
+
+/// Runs `c` with every wheel bucket either run by acceptance thresholds
+/// (refusals in bucket order) or sorted and run one attempt at a time.
+fn run_both_ways(c: &HerdConfig, seed: u64) -> (String, String) {
+    let json = |passes: usize| {
+        let mut herd = Herd::new(c.clone()).expect("valid config");
+        herd.passes_before_sort = passes;
+        let outcome = Simulation::new(herd, seed).run();
+        Report::from_outcome(&outcome)
+            .without_wall_time()
+            .to_json()
+            .expect("json")
+    };
+    (json(PASSES_BEFORE_SORT), json(0))
+}
+
+#[test]
+fn threshold_passes_accept_exactly_what_time_order_accepts() {
+    // Theory: a refusal changes nothing on the server, so running a bucket's
+    // refusals out of time order cannot change which attempts are accepted.
+    // With backoff that draws no random numbers (none, exponential) the two
+    // ways of running a bucket must then give the same report, byte for byte:
+    // overload with refusals, timeouts with wasted work, retries that land in
+    // the bucket being run, and the horizon cutting the run short.
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("clients", "40000"),
+            ("jitter", "3"),
+            ("backoff", "exponential"),
+            ("backlog", "200"),
+            ("timeout", "0.02"),
+        ],
+        vec![
+            ("clients", "500"),
+            ("jitter", "0.05"),
+            ("backoff", "none"),
+            ("backoff-base", "0.0002"),
+            ("backlog", "50"),
+            ("horizon", "10"),
+        ],
+        vec![
+            ("clients", "30000"),
+            ("jitter", "0"),
+            ("backoff", "none"),
+            ("workers", "3"),
+            ("horizon", "5"),
+        ],
+    ];
+    for pairs in cases {
+        let c = cfg(&pairs);
+        let (passes, sorted) = run_both_ways(&c, 5);
+        assert_eq!(passes, sorted, "{pairs:?}");
+        let r = run(&c, 5);
+        assert!(metric(&r, "refused") > 0.0, "{pairs:?} refuses nothing");
     }
 }
 
