@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench herd`. For the CLI-equivalent wall time and peak
 //! memory use the example front end under `/usr/bin/time -v` (see
-//! BENCHMARKS-sim.md).
+//! BENCHMARKS.md).
 
 use divan::Bencher;
 use divan::counter::ItemsCount;

@@ -720,6 +720,9 @@ pub struct HerdTick;
 
 /// Passes over a bucket (one acceptance each) before it is sorted instead.
 const PASSES_BEFORE_SORT: usize = 8;
+/// A bucket with more attempts than this, met while the accept queue has
+/// room, is sorted at once.
+const SORT_WHEN_ROOM_FOR: usize = 16;
 
 /// The herd model's state; see the module documentation.
 #[derive(Debug)]
@@ -1039,9 +1042,12 @@ impl Herd {
     /// Each pass finds the acceptance threshold `s` (see
     /// [`Herd::accept_threshold`]), refuses every attempt before it in any
     /// order, and accepts the earliest one at or after it (ties: push order).
-    /// In an overloaded herd a bucket holds hundreds of attempts and a handful
-    /// of acceptances, so this beats sorting; a bucket that needs many passes
-    /// is sorted instead ([`Herd::run_sorted`]).
+    /// A bucket is about one handshake interval wide, so an overloaded one
+    /// holds tens to hundreds of attempts and about one acceptance: each
+    /// attempt is looked at once or twice, and nothing is sorted. A bucket that
+    /// needs many passes (a crowded bucket while the queue has room, as when
+    /// every client tries at t = 0) is sorted instead
+    /// ([`Herd::run_sorted`]).
     fn run_bucket(
         &mut self,
         eng: &mut Engine<HerdTick>,
@@ -1063,9 +1069,16 @@ impl Herd {
                 break;
             }
             passes += 1;
+            let s = self.accept_threshold(eng, c);
+            if s == c && live.len() > SORT_WHEN_ROOM_FOR {
+                // The queue has room: the next attempts will all be accepted,
+                // one pass each; sorting is cheaper.
+                ran += self.run_sorted(eng, live, end, per_event);
+                break;
+            }
             // Refuse before `s`, never past the horizon; only attempts up to
             // the horizon can be accepted.
-            let s = self.accept_threshold(eng, c).min(horizon.saturating_add(1));
+            let s = s.min(horizon.saturating_add(1));
             let mut best = usize::MAX;
             let mut best_t = horizon.saturating_add(1);
             let (mut i, mut j) = (0, 0);
