@@ -607,9 +607,11 @@ impl HerdParams {
         f64::from(self.workers) * NANOS_PER_SEC as f64 / self.handshake.as_nanos() as f64
     }
 
-    /// Estimated peak memory per client, in bytes: its pending event (16 bytes,
-    /// which carries all its state) times the event queue's worst measured buffer
-    /// slack (3x), plus its queued start time when the backlog is unlimited.
+    /// Estimated peak memory per client, in bytes: its pending attempt (16
+    /// bytes, which carries all its state) times 3 for buffer slack (worst
+    /// when every client tries at t = 0: one bucket's growing buffer, then the
+    /// sort's scratch space), plus its queued start time when the backlog is
+    /// unlimited.
     pub fn bytes_per_client(&self) -> u64 {
         let mut b = 48;
         if self.backlog.is_none() {
