@@ -671,12 +671,12 @@ pub fn backoff_sleep(
     prev: &mut u64,
     rng: &mut SimRng,
 ) -> SimDuration {
-    let exp_ceiling = || exp_ceiling(base, cap, failures);
+    let ceiling = || exp_ceiling(base, cap, failures);
     let (base, cap) = (base.as_nanos(), cap.as_nanos());
     SimDuration(match policy {
         BackoffPolicy::None => base,
-        BackoffPolicy::Exponential => exp_ceiling(),
-        BackoffPolicy::FullJitter => rng.between(0, exp_ceiling()),
+        BackoffPolicy::Exponential => ceiling(),
+        BackoffPolicy::FullJitter => rng.between(0, ceiling()),
         BackoffPolicy::Decorrelated => {
             let hi = (*prev).max(base).saturating_mul(3);
             let s = cap.min(rng.between(base, hi));
@@ -715,8 +715,8 @@ impl HerdEvent {
     }
 }
 
-/// The herd's engine event: run the attempts of the wheel's current bucket
-/// (which starts at the event's time).
+/// The herd's engine event: run the wheel's buckets from the event's time to
+/// the end of its coarse bucket (see [`wheel`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HerdTick;
 
@@ -933,16 +933,24 @@ impl Herd {
         }
     }
 
+    /// Brings the server to time `t` (no acceptance in between): samples the
+    /// queue depth at the bin boundaries passed, then retires the attempts
+    /// that have started.
+    #[inline]
+    fn catch_up(&mut self, eng: &mut Engine<HerdTick>, t: u64) {
+        if t >= self.next_sample {
+            self.sample_until(eng, self.ids, t);
+        }
+        self.retire(t);
+    }
+
     /// The earliest instant at or after `c` at which an attempt would be
     /// accepted, given the acceptances so far: `c` itself unless the accept queue
     /// is full and every worker busy at `c`; then the first moment a worker frees
     /// up or enough queued attempts have started to leave a free place.
     #[inline]
     fn accept_threshold(&mut self, eng: &mut Engine<HerdTick>, c: u64) -> u64 {
-        if c >= self.next_sample {
-            self.sample_until(eng, self.ids, c);
-        }
-        self.retire(c);
+        self.catch_up(eng, c);
         let free = self.free_at[self.slot];
         let len = self.waiting.len() as u64;
         if free <= c || len < self.backlog_limit {
@@ -980,10 +988,7 @@ impl Herd {
     /// and retries (see the module documentation).
     fn accept(&mut self, eng: &mut Engine<HerdTick>, live: &mut Vec<Slot>, end: u64, a: Slot) {
         let t = a.t;
-        if t >= self.next_sample {
-            self.sample_until(eng, self.ids, t);
-        }
-        self.retire(t);
+        self.catch_up(eng, t);
         let ids = self.ids;
         let horizon = self.p.horizon.as_nanos();
         let h = self.p.handshake.as_nanos();
