@@ -92,8 +92,22 @@ impl<T: Copy> Pool<T> {
         c
     }
 
-    /// Hands `list`'s entries to `f` a chunk at a time, in push order, and
-    /// returns each chunk to the pool once `f` has read it.
+    /// Hands `list`'s entries to `f` a chunk at a time, in push order.
+    #[inline]
+    pub fn read(&self, list: List, mut f: impl FnMut(&[T])) {
+        let mut c = list.head;
+        let mut left = list.len;
+        while left > 0 {
+            let n = left.min(CHUNK);
+            let base = c as usize * CHUNK;
+            f(&self.slots[base..base + n]);
+            left -= n;
+            c = self.next[c as usize];
+        }
+    }
+
+    /// Like [`Pool::read`], and returns each chunk to the pool once `f` has
+    /// read it.
     #[inline]
     pub fn drain(&mut self, list: List, mut f: impl FnMut(&[T])) {
         let mut c = list.head;

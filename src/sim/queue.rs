@@ -24,11 +24,11 @@
 //! heap (see `benches/engine.rs` and `BENCHMARKS.md`).
 //!
 //! **Memory.** Every list (the top and each bucket) is a chain of fixed-size
-//! chunks of [`CHUNK`](super::chunks::CHUNK) entries ([`super::chunks`]) taken from one shared pool, and a chunk is
-//! returned to the pool as soon as it has been read. So the queue holds little
-//! more than its live events (one partly filled chunk per list), and the chunk a
-//! push writes into is usually the one just freed, still in the CPU cache. After
-//! warm-up neither pushes nor pops allocate.
+//! chunks of [`CHUNK`] entries ([`super::chunks`]) taken from one shared
+//! pool, and a chunk is returned to the pool as soon as it has been read. So
+//! the queue holds little more than its live events (one partly filled chunk
+//! per list), and the chunk a push writes into is usually the one just freed,
+//! still in the CPU cache. After warm-up neither pushes nor pops allocate.
 //!
 //! **Order** is exact: by time, and events with equal times in the order they
 //! were pushed, the deterministic tie-break the engine ([`super::engine`])
@@ -36,8 +36,8 @@
 //! the same tier and bucket, every move between tiers appends them in the order
 //! it reads them, and the bottom is sorted with *stable* sorts (the counting sort
 //! writes each sub-bucket in reverse read order, and the sorts latest first
-//! keep that order), so equal times pop in push order. Entries are just (time, event): 16 bytes for a
-//! `u32` or packed `u64` event.
+//! keep that order), so equal times pop in push order. Entries are just
+//! (time, event): 16 bytes for a `u32` or packed `u64` event.
 
 use super::chunks::{CHUNK, List, Pool};
 use super::time::SimTime;
@@ -390,17 +390,12 @@ impl<E: Copy> EventQueue<E> {
         // make hist[k] the number of events in earlier sub-buckets.
         self.hist.clear();
         self.hist.resize(nsub + 1, 0);
-        let mut c = list.head;
-        let mut left = n;
-        while left > 0 {
-            let m = left.min(CHUNK);
-            let base = c as usize * CHUNK;
-            for e in &self.pool.slots[base..base + m] {
-                self.hist[sub_of(e) + 1] += 1;
+        let hist = &mut self.hist;
+        self.pool.read(list, |chunk| {
+            for e in chunk {
+                hist[sub_of(e) + 1] += 1;
             }
-            left -= m;
-            c = self.pool.next[c as usize];
-        }
+        });
         let mut crowded = 0;
         for k in 1..=nsub {
             crowded = crowded.max(self.hist[k]);
@@ -410,22 +405,14 @@ impl<E: Copy> EventQueue<E> {
         // sub-bucket lands latest-pushed first, and free the chunks.
         let filler = self.pool.slots[list.head as usize * CHUNK];
         self.bottom.resize(n, filler);
-        let mut c = list.head;
-        let mut left = n;
-        while left > 0 {
-            let m = left.min(CHUNK);
-            let base = c as usize * CHUNK;
-            for i in base..base + m {
-                let e = self.pool.slots[i];
-                let k = sub_of(&e);
-                self.bottom[n - 1 - self.hist[k] as usize] = e;
-                self.hist[k] += 1;
+        let (hist, bottom) = (&mut self.hist, &mut self.bottom);
+        self.pool.drain(list, |chunk| {
+            for e in chunk {
+                let k = sub_of(e);
+                bottom[n - 1 - hist[k] as usize] = *e;
+                hist[k] += 1;
             }
-            left -= m;
-            let next = self.pool.next[c as usize];
-            self.pool.free.push(c);
-            c = next;
-        }
+        });
         if crowded as usize <= INSERTION_SORT_MAX {
             // No entry moves past its sub-bucket (they hold disjoint time ranges).
             insertion_sort_latest_first(&mut self.bottom);
