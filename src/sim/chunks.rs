@@ -3,13 +3,18 @@
 //!
 //! The event queue ([`super::queue`]) and the herd's wheel keep many lists
 //! (calendar buckets) that are filled by appends and read once, front to back.
-//! Chaining [`CHUNK`]-entry chunks from a pool, and returning each chunk as soon
+//! Chaining fixed-size chunks from a pool, and returning each chunk as soon
 //! as it has been read, keeps memory close to the live entries (one partly
 //! filled chunk per list) instead of each list keeping the largest buffer it
 //! ever needed, and the chunk a push writes into is usually the one just freed,
 //! still in the CPU cache. After warm-up, neither pushes nor reads allocate.
+//!
+//! The chunk size is the pool's choice: small chunks waste little in partly
+//! filled tails; large ones are read in longer sequential runs, which matters
+//! when a list is read long after it was written (from main memory, where
+//! the hardware prefetcher needs a run to follow).
 
-/// Entries per chunk.
+/// Entries per chunk, unless a pool says otherwise.
 pub const CHUNK: usize = 64;
 /// "No chunk".
 const NIL: u32 = u32::MAX;
@@ -32,8 +37,8 @@ impl List {
 
 /// Fixed-size chunks of entries shared by every list, with a LIFO free list.
 #[derive(Debug, Clone)]
-pub(crate) struct Pool<T> {
-    /// Chunk `c` is `slots[c * CHUNK..(c + 1) * CHUNK]`.
+pub(crate) struct Pool<T, const C: usize = CHUNK> {
+    /// Chunk `c` is `slots[c * C..(c + 1) * C]`.
     pub slots: Vec<T>,
     /// The chunk after chunk `c` in its list.
     pub next: Vec<u32>,
@@ -41,13 +46,13 @@ pub(crate) struct Pool<T> {
     pub free: Vec<u32>,
 }
 
-impl<T: Copy> Default for Pool<T> {
+impl<T: Copy, const C: usize> Default for Pool<T, C> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T: Copy> Pool<T> {
+impl<T: Copy, const C: usize> Pool<T, C> {
     pub fn new() -> Self {
         Self {
             slots: Vec::new(),
@@ -59,11 +64,11 @@ impl<T: Copy> Pool<T> {
     /// Appends `e` to `list`.
     #[inline(always)]
     pub fn push(&mut self, list: &mut List, e: T) {
-        let off = list.len % CHUNK;
+        let off = list.len % C;
         if off == 0 {
             self.link_new_chunk(list, e);
         }
-        self.slots[list.tail as usize * CHUNK + off] = e;
+        self.slots[list.tail as usize * C + off] = e;
         list.len += 1;
     }
 
@@ -88,7 +93,7 @@ impl<T: Copy> Pool<T> {
         }
         let c = u32::try_from(self.next.len()).unwrap_or_else(|_| unreachable!("over 2^32 chunks"));
         self.next.push(NIL);
-        self.slots.extend(std::iter::repeat_n(filler, CHUNK));
+        self.slots.extend(std::iter::repeat_n(filler, C));
         c
     }
 
@@ -98,8 +103,8 @@ impl<T: Copy> Pool<T> {
         let mut c = list.head;
         let mut left = list.len;
         while left > 0 {
-            let n = left.min(CHUNK);
-            let base = c as usize * CHUNK;
+            let n = left.min(C);
+            let base = c as usize * C;
             f(&self.slots[base..base + n]);
             left -= n;
             c = self.next[c as usize];
@@ -113,8 +118,8 @@ impl<T: Copy> Pool<T> {
         let mut c = list.head;
         let mut left = list.len;
         while left > 0 {
-            let n = left.min(CHUNK);
-            let base = c as usize * CHUNK;
+            let n = left.min(C);
+            let base = c as usize * C;
             f(&self.slots[base..base + n]);
             left -= n;
             let next = self.next[c as usize];
@@ -136,7 +141,13 @@ mod tests {
 
     #[test]
     fn lists_keep_push_order_and_reuse_freed_chunks() {
-        let mut pool = Pool::new();
+        check_lists::<CHUNK>();
+        check_lists::<8>();
+        check_lists::<256>();
+    }
+
+    fn check_lists<const C: usize>() {
+        let mut pool: Pool<u32, C> = Pool::new();
         let (mut a, mut b) = (List::EMPTY, List::EMPTY);
         for i in 0..200u32 {
             pool.push(if i % 3 == 0 { &mut a } else { &mut b }, i);

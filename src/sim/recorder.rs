@@ -55,6 +55,12 @@ struct SeriesBuf {
     label: &'static str,
     kind: SeriesKind,
     bins: Vec<u64>,
+    /// The bin last written and its start: a series is mostly written at or
+    /// just after the instant it was last written at, so this saves the
+    /// division (each series has its own, as models write different series
+    /// at different instants, e.g. arrivals now and completions later).
+    cursor: usize,
+    cursor_start: u64,
 }
 
 /// A latency histogram in nanoseconds with an exact mean and maximum.
@@ -140,9 +146,6 @@ impl LatencyHistogram {
 #[derive(Debug, Clone)]
 pub struct Recorder {
     base: u64,
-    /// Start of the bin `cursor` points at, to skip the division for "now".
-    cursor_start: u64,
-    cursor: usize,
     nbins: usize,
     series: Vec<SeriesBuf>,
     counters: Vec<(&'static str, u64)>,
@@ -169,8 +172,6 @@ impl Recorder {
         let nbins = (horizon.as_nanos() / base) as usize + 1;
         Self {
             base,
-            cursor_start: 0,
-            cursor: 0,
             nbins,
             series: Vec::new(),
             counters: Vec::new(),
@@ -197,6 +198,8 @@ impl Recorder {
             label,
             kind,
             bins: vec![0; self.nbins],
+            cursor: 0,
+            cursor_start: 0,
         });
         SeriesId(self.series.len() - 1)
     }
@@ -213,35 +216,44 @@ impl Recorder {
         LatencyId(self.latencies.len() - 1)
     }
 
-    /// The base bin holding instant `t`, or `None` past the horizon.
+    /// Series `id`'s bins and the index of the one holding instant `t`, or
+    /// `None` past the horizon.
     #[inline]
-    fn bin(&mut self, t: SimTime) -> Option<usize> {
+    fn bin(&mut self, id: SeriesId, t: SimTime) -> Option<(&mut SeriesBuf, usize)> {
         let t = t.as_nanos();
-        if t >= self.cursor_start && t - self.cursor_start < self.base {
-            return Some(self.cursor);
+        let (base, nbins) = (self.base, self.nbins);
+        let s = &mut self.series[id.0];
+        let from = t.wrapping_sub(s.cursor_start);
+        if from < base {
+            let i = s.cursor;
+            return Some((s, i));
         }
-        let i = (t / self.base) as usize;
-        if i >= self.nbins {
+        let i = if from < base.saturating_mul(2) {
+            s.cursor + 1
+        } else {
+            (t / base) as usize
+        };
+        if i >= nbins {
             return None;
         }
-        self.cursor = i;
-        self.cursor_start = i as u64 * self.base;
-        Some(i)
+        s.cursor = i;
+        s.cursor_start = i as u64 * base;
+        Some((s, i))
     }
 
     /// Adds `n` to a `Rate` or `Cumulative` series at instant `t`.
     #[inline]
     pub fn count(&mut self, id: SeriesId, t: SimTime, n: u64) {
-        if let Some(i) = self.bin(t) {
-            self.series[id.0].bins[i] += n;
+        if let Some((s, i)) = self.bin(id, t) {
+            s.bins[i] += n;
         }
     }
 
     /// Raises a `GaugeMax` series' bin holding `t` to at least `value`.
     #[inline]
     pub fn gauge_max(&mut self, id: SeriesId, t: SimTime, value: u64) {
-        if let Some(i) = self.bin(t) {
-            let b = &mut self.series[id.0].bins[i];
+        if let Some((s, i)) = self.bin(id, t) {
+            let b = &mut s.bins[i];
             *b = (*b).max(value);
         }
     }
@@ -250,14 +262,14 @@ impl Recorder {
     /// the bins it overlaps.
     #[inline]
     pub fn busy(&mut self, id: SeriesId, start: SimTime, end: SimTime) {
+        let base = self.base;
         let (mut s, e) = (start.as_nanos(), end.as_nanos());
         while s < e {
-            let Some(i) = self.bin(SimTime(s)) else {
+            let Some((buf, i)) = self.bin(id, SimTime(s)) else {
                 return;
             };
-            let bin_end = (i as u64 + 1) * self.base;
-            let upto = e.min(bin_end);
-            self.series[id.0].bins[i] += upto - s;
+            let upto = e.min((i as u64 + 1) * base);
+            buf.bins[i] += upto - s;
             s = upto;
         }
     }

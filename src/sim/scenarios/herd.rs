@@ -68,7 +68,7 @@ use wheel::{Slot, Wheel};
 
 use crate::sim::engine::Engine;
 use crate::sim::error::SimError;
-use crate::sim::recorder::{LatencyId, SeriesId, SeriesKind};
+use crate::sim::recorder::{LatencyId, Recorder, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
 use crate::sim::rng::SimRng;
@@ -744,6 +744,9 @@ pub struct Herd {
     /// Next base-bin boundary at which to sample the queue depth.
     next_sample: u64,
     sample_every: u64,
+    /// The base bin `[bin_start, bin_end)` of the last bucket run.
+    bin_start: u64,
+    bin_end: u64,
     busy_by_second: Vec<u64>,
     /// Set by `init`, before any event.
     ids: Ids,
@@ -802,6 +805,8 @@ impl Herd {
             backlog_limit: p.backlog.unwrap_or(u64::MAX),
             next_sample: 0,
             sample_every: 1,
+            bin_start: 0,
+            bin_end: 0,
             busy_by_second: Vec::new(),
             ids: Ids::default(),
             wheel: Wheel::default(),
@@ -963,23 +968,25 @@ impl Herd {
         free.min(place)
     }
 
-    /// A refused attempt at `a.t` (the accept queue full, every worker busy).
-    /// `per_event`: record it in the refused series now (else the caller adds
-    /// the bucket's refusals at once).
+    /// A refused attempt at `a.t` (the accept queue full, every worker busy);
+    /// the caller counts it. `per_event`: record it in the refused series now
+    /// (else the caller adds the bucket's refusals at once). `rng` is the
+    /// run's generator, or a copy of it the caller keeps in registers over a
+    /// run of refusals and writes back.
     #[inline(always)]
     fn refuse(
         &mut self,
-        eng: &mut Engine<HerdTick>,
+        rec: &mut Recorder,
+        rng: &mut SimRng,
         live: &mut Vec<Slot>,
         end: u64,
         a: Slot,
         per_event: bool,
     ) {
-        self.refused += 1;
         if per_event {
-            eng.rec.count(self.ids.refused, SimTime(a.t), 1);
+            rec.count(self.ids.refused, SimTime(a.t), 1);
         }
-        let r = self.retry(eng.rng(), a.ev, a.t);
+        let r = self.retry(rng, a.ev, a.t);
         self.file(live, end, r);
     }
 
@@ -1064,9 +1071,15 @@ impl Herd {
     ) -> u64 {
         let horizon = self.p.horizon.as_nanos();
         // Refusals are added to their series per bucket when it lies in one bin.
-        let base = eng.rec.base_interval().as_nanos();
-        let per_event = start / base != (end - 1) / base;
+        if !(self.bin_start..self.bin_end).contains(&start) {
+            let base = self.sample_every;
+            self.bin_start = start / base * base;
+            self.bin_end = self.bin_start.saturating_add(base);
+        }
+        let per_event = end > self.bin_end;
         let refused_before = self.refused;
+        // Refused by the passes (`run_sorted` counts its own).
+        let mut refused = 0u64;
         let mut c = start;
         let mut ran = 0u64;
         let mut passes = 0;
@@ -1089,12 +1102,14 @@ impl Herd {
             let mut best = usize::MAX;
             let mut best_t = horizon.saturating_add(1);
             let (mut i, mut j) = (0, 0);
+            // The generator is copied so that it stays in registers.
+            let mut rng = eng.rng().clone();
             while i < live.len() {
                 let a = live[i];
                 i += 1;
                 if a.t < s {
-                    ran += 1;
-                    self.refuse(eng, live, end, a, per_event);
+                    refused += 1;
+                    self.refuse(&mut eng.rec, &mut rng, live, end, a, per_event);
                 } else {
                     if a.t < best_t {
                         best = j;
@@ -1104,6 +1119,7 @@ impl Herd {
                     j += 1;
                 }
             }
+            *eng.rng() = rng;
             live.truncate(j);
             if best == usize::MAX {
                 break;
@@ -1113,11 +1129,12 @@ impl Herd {
             c = a.t;
             self.accept(eng, live, end, a);
         }
+        self.refused += refused;
         if !per_event {
             let n = self.refused - refused_before;
             eng.rec.count(self.ids.refused, SimTime(start), n);
         }
-        ran
+        ran + refused
     }
 
     /// Runs a bucket's attempts one by one in time order (ties: push order):
@@ -1164,7 +1181,10 @@ impl Herd {
             ran += 1;
             let s = self.accept_threshold(eng, a.t);
             if a.t < s {
-                self.refuse(eng, &mut extra, end, a, per_event);
+                self.refused += 1;
+                let mut rng = eng.rng().clone();
+                self.refuse(&mut eng.rec, &mut rng, &mut extra, end, a, per_event);
+                *eng.rng() = rng;
             } else {
                 self.accept(eng, &mut extra, end, a);
             }

@@ -35,6 +35,11 @@ pub const FINE: u64 = 256;
 const FINE_BITS: u32 = FINE.trailing_zeros();
 /// Most coarse buckets in the ring.
 pub const COARSE_MAX: u64 = 1024;
+/// Attempts per pool chunk (4 KiB): a coarse bucket is read seconds after it
+/// was written, from main memory for big herds, and a 4 KiB sequential run
+/// per chunk keeps the prefetcher ahead; 1,024 partly filled tails cost at
+/// most 4 MiB.
+const CHUNK: usize = 256;
 
 /// The two-level ring plus a sorted list of attempts beyond it.
 #[derive(Debug, Default)]
@@ -45,7 +50,7 @@ pub(super) struct Wheel {
     /// The open coarse bucket's attempts, by fine bucket.
     fine: Vec<Vec<Slot>>,
     coarse: Vec<List>,
-    pool: Pool<Slot>,
+    pool: Pool<Slot, CHUNK>,
     /// Absolute number (`time >> shift`) of the current fine bucket.
     cur: u64,
     /// Absolute number of the open coarse bucket (the one `fine` holds): every
