@@ -48,15 +48,16 @@
 //! follow the model exactly. A bucket that needs many passes is sorted and run
 //! one attempt at a time.
 //!
-//! A client's whole state travels in its pending attempt ([`HerdEvent`], 8
-//! bytes): its first-attempt time, its failure count and, for decorrelated
-//! backoff, its previous sleep. There are no per-client arrays, so the hot path
-//! never touches memory at a random client's address, and a client costs 16
-//! bytes of wheel while it waits. Two roundings keep that in 8 bytes, both far
-//! below anything the metrics show: first attempts are drawn on a grid of at
-//! most 2^40 points over `[0, jitter]` (exact nanoseconds up to a jitter of
-//! 1,099 s), and decorrelated backoff remembers its previous sleep rounded up to
-//! 1/65,535 of the cap (0.46 ms at a 30 s cap).
+//! A client's whole state travels in its pending attempt ([`HerdEvent`]): its
+//! number, and its failure count or, for decorrelated backoff, its previous
+//! sleep. Its first-attempt time, needed again only when it connects, is drawn
+//! from its number ([`crate::sim::rng::hashed_below`]) rather than stored.
+//! There are no per-client arrays, so the hot path never touches memory at a
+//! random client's address, and a waiting client costs 8 bytes of wheel
+//! (16 bytes when the state and the time offset do not fit in one word). One
+//! rounding keeps the state small, far below anything the metrics show:
+//! decorrelated backoff remembers its previous sleep rounded up to 1/65,535 of
+//! the cap (0.46 ms at a 30 s cap).
 //!
 //! Talks to: the engine ([`crate::sim::engine`]) for time, events and the RNG; the
 //! recorder for series; [`crate::sim::registry`] lists it as `herd`.
@@ -71,7 +72,7 @@ use crate::sim::error::SimError;
 use crate::sim::recorder::{LatencyId, Recorder, SeriesId, SeriesKind};
 use crate::sim::registry::{MetricInfo, ParamInfo};
 use crate::sim::report::{Metric, Parameter};
-use crate::sim::rng::SimRng;
+use crate::sim::rng::{SimRng, hashed_below};
 use crate::sim::scenario::{Finish, Scenario};
 use crate::sim::spec::{self, MemoryEstimate, fmt_num, is_unlimited, parse_count, parse_seconds};
 use crate::sim::time::{NANOS_PER_SEC, SimDuration, SimTime};
@@ -686,34 +687,19 @@ pub fn backoff_sleep(
     })
 }
 
-/// A client's pending connection attempt (kept in the [`wheel`]), carrying the client's
-/// whole state packed in 64 bits: first-attempt grid index (bits 24..64),
-/// failures so far (bits 16..24, saturating at 255) and the previous backoff
-/// sleep in cap/65,535 units (bits 0..16, decorrelated backoff only).
+/// A client's state, carried by its pending attempt (kept in the [`wheel`]):
+/// the client's number above [`Herd::low_bits`] low bits that hold, for
+/// decorrelated backoff, the previous sleep in cap/65,535 units, and for the
+/// other policies the failures so far (saturating at [`FAILURES_MAX`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HerdEvent(u64);
 
-/// Largest first-attempt grid index (40 bits).
-const FIRST_MAX: u64 = (1 << 40) - 1;
-
-impl HerdEvent {
-    #[inline]
-    fn new(first_k: u64, failures: u8, prev_q: u16) -> Self {
-        HerdEvent((first_k << 24) | (u64::from(failures) << 16) | u64::from(prev_q))
-    }
-    #[inline]
-    fn first_k(self) -> u64 {
-        self.0 >> 24
-    }
-    #[inline]
-    fn failures(self) -> u8 {
-        (self.0 >> 16) as u8
-    }
-    #[inline]
-    fn prev_q(self) -> u16 {
-        self.0 as u16
-    }
-}
+/// Low bits of a [`HerdEvent`]: failures, or decorrelated backoff's previous sleep.
+const FAILURE_BITS: u32 = 6;
+const PREV_BITS: u32 = 16;
+/// Failures are remembered up to this many; from 64 failures on, every
+/// policy's sleep no longer grows (see [`exp_ceiling`]).
+const FAILURES_MAX: u64 = (1 << FAILURE_BITS) - 1;
 
 /// The herd's engine event: run the wheel's buckets from the event's time to
 /// the end of its coarse bucket (see [`wheel`]).
@@ -731,8 +717,11 @@ const SORT_WHEN_ROOM_FOR: usize = 16;
 pub struct Herd {
     cfg: HerdConfig,
     p: HerdParams,
-    /// First attempts fall on multiples of this many nanoseconds.
-    first_step: u64,
+    /// Key of the counter-based draw of each client's first-attempt time
+    /// ([`hashed_below`]), drawn from the run's generator by `init`.
+    first_key: u64,
+    /// Bits of a [`HerdEvent`] below the client's number.
+    low_bits: u32,
     /// Unit of the remembered previous sleep (decorrelated backoff), ns.
     prev_unit: u64,
     /// Start times of queued attempts that have not started yet (nondecreasing).
@@ -759,7 +748,7 @@ pub struct Herd {
     /// `run_sorted`'s scratch list, reused.
     extra: Vec<Slot>,
     /// `exp_ceiling + 1` by failure count (full jitter's draw range).
-    ceilings: [u64; 256],
+    ceilings: [u64; FAILURES_MAX as usize + 2],
     /// [`PASSES_BEFORE_SORT`]; tests set 0 to run every bucket sorted.
     passes_before_sort: usize,
     attempts: u64,
@@ -793,7 +782,12 @@ impl Herd {
         Ok(Self {
             cfg,
             p,
-            first_step: p.jitter.as_nanos().div_ceil(FIRST_MAX).max(1),
+            first_key: 0,
+            low_bits: if p.backoff == BackoffPolicy::Decorrelated {
+                PREV_BITS
+            } else {
+                FAILURE_BITS
+            },
             prev_unit: p
                 .backoff_cap
                 .as_nanos()
@@ -895,36 +889,52 @@ impl Herd {
     /// The client's next attempt after a failure noticed at `at`.
     #[inline(always)]
     fn retry(&mut self, rng: &mut SimRng, ev: HerdEvent, at: u64) -> Slot {
-        let f = ev.failures().saturating_add(1);
-        let decorrelated = self.p.backoff == BackoffPolicy::Decorrelated;
-        let mut prev = if decorrelated {
-            u64::from(ev.prev_q()) * self.prev_unit
-        } else {
-            0
-        };
-        let sleep = if self.p.backoff == BackoffPolicy::FullJitter {
-            // As `backoff_sleep` draws it (`between(0, c)` is `below(c + 1)`),
-            // with the range looked up.
-            SimDuration(rng.below(self.ceilings[usize::from(f)]))
-        } else {
-            backoff_sleep(
+        let (sleep, ev) = if self.p.backoff == BackoffPolicy::Decorrelated {
+            let prev_mask = (1 << PREV_BITS) - 1;
+            let mut prev = (ev.0 & prev_mask) * self.prev_unit;
+            let sleep = backoff_sleep(
                 self.p.backoff,
                 self.p.backoff_base,
                 self.p.backoff_cap,
-                u32::from(f),
+                1,
                 &mut prev,
                 rng,
-            )
-        };
-        let prev_q = if decorrelated {
-            u16::try_from(prev.div_ceil(self.prev_unit)).unwrap_or(u16::MAX)
+            );
+            let q = prev.div_ceil(self.prev_unit).min(prev_mask);
+            (sleep.as_nanos(), HerdEvent((ev.0 & !prev_mask) | q))
         } else {
-            0
+            let f = (ev.0 & FAILURES_MAX) + 1;
+            let sleep = if self.p.backoff == BackoffPolicy::FullJitter {
+                // As `backoff_sleep` draws it (`between(0, c)` is `below(c + 1)`),
+                // with the range looked up.
+                rng.below(self.ceilings[f as usize])
+            } else {
+                backoff_sleep(
+                    self.p.backoff,
+                    self.p.backoff_base,
+                    self.p.backoff_cap,
+                    f as u32,
+                    &mut 0,
+                    rng,
+                )
+                .as_nanos()
+            };
+            let stored = f.min(FAILURES_MAX);
+            (sleep, HerdEvent((ev.0 & !FAILURES_MAX) | stored))
         };
         Slot {
-            t: at.saturating_add(sleep.as_nanos()),
-            ev: HerdEvent::new(ev.first_k(), f, prev_q),
+            t: at.saturating_add(sleep),
+            ev,
         }
+    }
+
+    /// When client `client` makes its first attempt, ns: uniform in
+    /// `[0, jitter]`, drawn from the client's number so that it need not be
+    /// stored.
+    #[inline]
+    fn first_attempt(&self, client: u64) -> u64 {
+        let jitter = self.p.jitter.as_nanos();
+        hashed_below(self.first_key, client, jitter.saturating_add(1))
     }
 
     /// Files a retry: into `live` if it falls in the bucket being run (before
@@ -1035,7 +1045,7 @@ impl Herd {
         } else if done <= horizon {
             self.connected += 1;
             eng.rec.count(ids.connected, SimTime(done), 1);
-            let first = a.ev.first_k() * self.first_step;
+            let first = self.first_attempt(a.ev.0 >> self.low_bits);
             eng.rec.latency(ids.latency, SimDuration(done - first));
             if self.connected == self.p99_target {
                 self.time_to_p99 = Some(done);
@@ -1273,22 +1283,26 @@ impl Scenario for Herd {
         let queue_cap = self.p.backlog.map_or(4096, |b| b.min(1 << 20));
         self.waiting = VecDeque::with_capacity(queue_cap.min(u64::from(self.p.clients)) as usize);
         let seconds = (self.p.horizon.as_nanos() / NANOS_PER_SEC) as usize + 1;
-        self.wheel = Wheel::new(self.bucket_ns(), self.reach_ns());
+        let client_bits = 64 - u64::from(self.p.clients - 1).leading_zeros();
+        self.wheel = Wheel::new(
+            self.bucket_ns(),
+            self.reach_ns(),
+            client_bits + self.low_bits,
+        );
         self.busy_by_second = vec![0; seconds];
 
         // Decorrelated backoff starts from previous sleep = base.
-        let prev_q = if self.p.backoff == BackoffPolicy::Decorrelated {
+        let low = if self.p.backoff == BackoffPolicy::Decorrelated {
             let q = self.p.backoff_base.as_nanos().div_ceil(self.prev_unit);
-            u16::try_from(q).unwrap_or(u16::MAX)
+            q.min((1 << PREV_BITS) - 1)
         } else {
             0
         };
-        let k_max = self.p.jitter.as_nanos() / self.first_step;
-        for _ in 0..self.p.clients {
-            let k = eng.rng().between(0, k_max);
+        self.first_key = eng.rng().next_u64();
+        for client in 0..u64::from(self.p.clients) {
             self.wheel.push_initial(Slot {
-                t: k * self.first_step,
-                ev: HerdEvent::new(k, 0, prev_q),
+                t: self.first_attempt(client),
+                ev: HerdEvent((client << self.low_bits) | low),
             });
         }
         self.wheel.seal();

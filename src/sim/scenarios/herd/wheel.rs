@@ -14,6 +14,14 @@
 //! wait in a *far* list, sorted once, and move into the ring as it comes within
 //! reach.
 //!
+//! A big herd keeps one pending attempt per waiting client, nearly all of them
+//! in the coarse buckets, written and read back seconds later from main memory;
+//! so the coarse buckets store an attempt in one `u64` when it fits: its time
+//! as an offset within its coarse bucket (whose start the ring position gives)
+//! above the client's packed state. When the two do not fit in 64 bits (very
+//! many clients with a very wide coarse bucket), each attempt takes two `u64`s,
+//! time and state.
+//!
 //! Buckets are not sorted here: the herd ([`super`]) takes a fine bucket at a
 //! time and decides which of its attempts need time order (only the few it
 //! accepts do).
@@ -35,11 +43,12 @@ pub const FINE: u64 = 256;
 const FINE_BITS: u32 = FINE.trailing_zeros();
 /// Most coarse buckets in the ring.
 pub const COARSE_MAX: u64 = 1024;
-/// Attempts per pool chunk (4 KiB): a coarse bucket is read seconds after it
-/// was written, from main memory for big herds, and a 4 KiB sequential run
-/// per chunk keeps the prefetcher ahead; 1,024 partly filled tails cost at
-/// most 4 MiB.
-const CHUNK: usize = 256;
+/// Words per pool chunk (4 KiB, an even number so that a two-word attempt
+/// never straddles chunks): a coarse bucket is read seconds after it was
+/// written, from main memory for big herds, and a 4 KiB sequential run per
+/// chunk keeps the prefetcher ahead; 1,024 partly filled tails cost at most
+/// 4 MiB.
+const CHUNK: usize = 512;
 
 /// The two-level ring plus a sorted list of attempts beyond it.
 #[derive(Debug, Default)]
@@ -47,10 +56,13 @@ pub(super) struct Wheel {
     /// Fine bucket width is `2^shift` ns; a coarse bucket is [`FINE`] of them.
     shift: u32,
     coarse_mask: u64,
+    /// A coarse bucket stores an attempt as one word, `(offset in the coarse
+    /// bucket << ev_bits) | state`, or (`ev_bits` == 0) as two, time and state.
+    ev_bits: u32,
     /// The open coarse bucket's attempts, by fine bucket.
     fine: Vec<Vec<Slot>>,
     coarse: Vec<List>,
-    pool: Pool<Slot, CHUNK>,
+    pool: Pool<u64, CHUNK>,
     /// Absolute number (`time >> shift`) of the current fine bucket.
     cur: u64,
     /// Absolute number of the open coarse bucket (the one `fine` holds): every
@@ -68,17 +80,20 @@ pub(super) struct Wheel {
 impl Wheel {
     /// A wheel whose fine buckets are about `bucket_ns` wide (rounded up to a
     /// power of two, at least 1 µs) and whose ring reaches at least `reach_ns`
-    /// ahead of the open coarse bucket.
-    pub fn new(bucket_ns: u64, reach_ns: u64) -> Self {
+    /// ahead of the open coarse bucket, for attempts whose states
+    /// ([`HerdEvent`]) are below `2^ev_bits`.
+    pub fn new(bucket_ns: u64, reach_ns: u64, ev_bits: u32) -> Self {
         let mut shift = (64 - bucket_ns.max(1).saturating_sub(1).leading_zeros()).clamp(10, 40);
         let count = |shift: u32| ((reach_ns >> (shift + FINE_BITS)) + 2).next_power_of_two();
         while count(shift) > COARSE_MAX && shift < 50 {
             shift += 1;
         }
         let n = count(shift).min(COARSE_MAX);
+        let one_word = ev_bits > 0 && shift + FINE_BITS + ev_bits <= 64;
         Self {
             shift,
             coarse_mask: n - 1,
+            ev_bits: if one_word { ev_bits } else { 0 },
             fine: (0..FINE).map(|_| Vec::new()).collect(),
             coarse: vec![List::EMPTY; n as usize],
             ..Self::default()
@@ -109,15 +124,23 @@ impl Wheel {
     /// the first [`Wheel::advance`].
     #[inline(always)]
     pub fn push(&mut self, s: Slot) {
-        let b = s.t >> self.shift;
+        let (shift, ev_bits, mask) = (self.shift, self.ev_bits, self.coarse_mask);
+        let b = s.t >> shift;
         debug_assert!(b >= self.cur + u64::from(self.taken), "push into the past");
         let k = b >> FINE_BITS;
-        if k == self.open {
+        let ahead = k - self.open;
+        if ahead == 0 {
             self.fine[(b & (FINE - 1)) as usize].push(s);
             self.in_fine += 1;
-        } else if k - self.open <= self.coarse_mask {
-            self.pool
-                .push(&mut self.coarse[(k & self.coarse_mask) as usize], s);
+        } else if ahead <= mask {
+            let list = &mut self.coarse[(k & mask) as usize];
+            if ev_bits > 0 {
+                let offset = s.t - (k << (shift + FINE_BITS));
+                self.pool.push(list, (offset << ev_bits) | s.ev.0);
+            } else {
+                self.pool.push(list, s.t);
+                self.pool.push(list, s.ev.0);
+            }
             self.in_coarse += 1;
         } else {
             self.push_far(s);
@@ -171,14 +194,33 @@ impl Wheel {
             &mut self.coarse[(k & self.coarse_mask) as usize],
             List::EMPTY,
         );
-        self.in_coarse -= list.len;
-        self.in_fine += list.len;
-        let (fine, shift) = (&mut self.fine, self.shift);
-        self.pool.drain(list, |chunk| {
-            for &s in chunk {
-                fine[((s.t >> shift) & (FINE - 1)) as usize].push(s);
-            }
-        });
+        let (fine, shift, ev_bits) = (&mut self.fine, self.shift, self.ev_bits);
+        let attempts = if ev_bits > 0 { list.len } else { list.len / 2 };
+        self.in_coarse -= attempts;
+        self.in_fine += attempts;
+        let start = k << (shift + FINE_BITS);
+        if ev_bits > 0 {
+            let state = (1 << ev_bits) - 1;
+            self.pool.drain(list, |chunk| {
+                for &w in chunk {
+                    let offset = w >> ev_bits;
+                    fine[(offset >> shift) as usize].push(Slot {
+                        t: start | offset,
+                        ev: HerdEvent(w & state),
+                    });
+                }
+            });
+        } else {
+            self.pool.drain(list, |chunk| {
+                for w in chunk.chunks_exact(2) {
+                    let s = Slot {
+                        t: w[0],
+                        ev: HerdEvent(w[1]),
+                    };
+                    fine[((s.t >> shift) & (FINE - 1)) as usize].push(s);
+                }
+            });
+        }
         self.pull_far();
     }
 
@@ -260,19 +302,29 @@ mod tests {
 
     #[test]
     fn far_and_near_attempts_come_out_in_time_order() {
+        // One word per attempt (13 bits of state below 18 of offset), and two
+        // (47 bits of state do not fit beside the offset).
+        far_and_near_in_order(13, 13);
+        far_and_near_in_order(47, 0);
+    }
+
+    fn far_and_near_in_order(ev_bits: u32, packed_bits: u32) {
         // A ring reaching ~1 ms with 1 µs buckets; first attempts over 10 ms, so
         // most start in the far list. Ties keep push order.
-        let mut w = Wheel::new(1_000, 1_000_000);
+        let mut w = Wheel::new(1_000, 1_000_000, ev_bits);
+        assert_eq!(w.ev_bits, packed_bits);
         assert_eq!(w.width(), 1024);
         let mut want = Vec::new();
         let mut x = 12_345u64;
-        for id in 0..5_000u64 {
+        for _ in 0..5_000 {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let t = (x >> 33) % 10_000_000 / 7 * 7;
-            w.push_initial(slot(t, id));
-            want.push((t, id));
+            // States use every bit allowed.
+            let ev = (x >> 7) & ((1 << ev_bits) - 1);
+            w.push_initial(slot(t, ev));
+            want.push((t, ev));
         }
         w.seal();
         want.sort_by_key(|&(t, _)| t);
@@ -284,7 +336,7 @@ mod tests {
 
     #[test]
     fn pushes_while_running_land_in_order_and_put_back_keeps_them() {
-        let mut w = Wheel::new(1_000, 100_000);
+        let mut w = Wheel::new(1_000, 100_000, 8);
         w.push_initial(slot(5_000, 1));
         w.seal();
         let mut buf = Vec::new();
