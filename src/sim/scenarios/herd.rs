@@ -751,6 +751,9 @@ pub struct Herd {
     ceilings: [u64; FAILURES_MAX as usize + 2],
     /// [`PASSES_BEFORE_SORT`]; tests set 0 to run every bucket sorted.
     passes_before_sort: usize,
+    /// Let the wheel store an attempt in one word when it fits; tests turn it
+    /// off to check the two-word layout gives the same run.
+    one_word: bool,
     attempts: u64,
     refused: u64,
     timeouts: u64,
@@ -811,6 +814,7 @@ impl Herd {
                 exp_ceiling(p.backoff_base, p.backoff_cap, f as u32) + 1
             }),
             passes_before_sort: PASSES_BEFORE_SORT,
+            one_word: true,
             attempts: 0,
             refused: 0,
             timeouts: 0,
@@ -1284,11 +1288,13 @@ impl Scenario for Herd {
         self.waiting = VecDeque::with_capacity(queue_cap.min(u64::from(self.p.clients)) as usize);
         let seconds = (self.p.horizon.as_nanos() / NANOS_PER_SEC) as usize + 1;
         let client_bits = 64 - u64::from(self.p.clients - 1).leading_zeros();
-        self.wheel = Wheel::new(
-            self.bucket_ns(),
-            self.reach_ns(),
-            client_bits + self.low_bits,
-        );
+        // 0: two words per attempt (see `one_word`).
+        let ev_bits = if self.one_word {
+            client_bits + self.low_bits
+        } else {
+            0
+        };
+        self.wheel = Wheel::new(self.bucket_ns(), self.reach_ns(), ev_bits);
         self.busy_by_second = vec![0; seconds];
 
         // Decorrelated backoff starts from previous sleep = base.

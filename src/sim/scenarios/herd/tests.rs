@@ -285,6 +285,37 @@ fn threshold_passes_accept_exactly_what_time_order_accepts() {
 }
 
 #[test]
+fn one_word_and_two_word_wheels_run_the_same_herd() {
+    // The wheel's storage layout is an encoding, not a model choice: packing
+    // an attempt's time offset and client state into one word must give the
+    // same run, byte for byte, as keeping them in two, for every backoff
+    // policy (decorrelated keeps its previous sleep in the state).
+    for backoff in ["none", "exponential", "full-jitter", "decorrelated"] {
+        let c = cfg(&[
+            ("clients", "30000"),
+            ("jitter", "2"),
+            ("backoff", backoff),
+            ("backlog", "300"),
+            ("timeout", "0.05"),
+        ]);
+        let json = |one_word: bool| {
+            let mut herd = Herd::new(c.clone()).expect("valid config");
+            herd.one_word = one_word;
+            let outcome = Simulation::new(herd, 9).run();
+            Report::from_outcome(&outcome)
+                .without_wall_time()
+                .to_json()
+                .expect("json")
+        };
+        let one = json(true);
+        assert_eq!(one, json(false), "{backoff}");
+        let r = run(&c, 9);
+        assert!(metric(&r, "refused") > 0.0, "{backoff} refuses nothing");
+        assert!(metric(&r, "timeouts") > 0.0, "{backoff} times nothing out");
+    }
+}
+
+#[test]
 fn a_full_backlog_refuses_and_a_timeout_wastes_work() {
     // Theory: 10,000 attempts at t = 0 with backlog 100: 2 go straight to the two
     // workers, 100 queue, and the other 9,898 are refused at once.

@@ -81,7 +81,7 @@ impl Wheel {
     /// A wheel whose fine buckets are about `bucket_ns` wide (rounded up to a
     /// power of two, at least 1 µs) and whose ring reaches at least `reach_ns`
     /// ahead of the open coarse bucket, for attempts whose states
-    /// ([`HerdEvent`]) are below `2^ev_bits`.
+    /// ([`HerdEvent`]) are below `2^ev_bits` (0: unknown; two words each).
     pub fn new(bucket_ns: u64, reach_ns: u64, ev_bits: u32) -> Self {
         let mut shift = (64 - bucket_ns.max(1).saturating_sub(1).leading_zeros()).clamp(10, 40);
         let count = |shift: u32| ((reach_ns >> (shift + FINE_BITS)) + 2).next_power_of_two();
