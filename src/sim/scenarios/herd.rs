@@ -709,7 +709,7 @@ pub struct HerdTick;
 /// Passes over a bucket (one acceptance each) before it is sorted instead.
 const PASSES_BEFORE_SORT: usize = 8;
 /// A bucket with more attempts than this, met while the accept queue has
-/// room, is sorted at once.
+/// room for more than this, is sorted at once.
 const SORT_WHEN_ROOM_FOR: usize = 16;
 
 /// The herd model's state; see the module documentation.
@@ -982,6 +982,13 @@ impl Herd {
         free.min(place)
     }
 
+    /// Free places in the accept queue (after [`Herd::accept_threshold`]).
+    #[inline]
+    fn room(&self) -> usize {
+        let free = self.backlog_limit.saturating_sub(self.waiting.len() as u64);
+        usize::try_from(free).unwrap_or(usize::MAX)
+    }
+
     /// A refused attempt at `a.t` (the accept queue full, every worker busy);
     /// the caller counts it. `per_event`: record it in the refused series now
     /// (else the caller adds the bucket's refusals at once). `rng` is the
@@ -1104,37 +1111,26 @@ impl Herd {
             }
             passes += 1;
             let s = self.accept_threshold(eng, c);
-            if s == c && live.len() > SORT_WHEN_ROOM_FOR {
-                // The queue has room: the next attempts will all be accepted,
-                // one pass each; sorting is cheaper.
+            if s == c && live.len() > SORT_WHEN_ROOM_FOR && self.room() > SORT_WHEN_ROOM_FOR {
+                // The queue has room for many: the next attempts will all be
+                // accepted, one pass each; sorting is cheaper. (A full queue
+                // with one place free at `c` is the common overloaded case:
+                // one acceptance, then the passes refuse the rest.)
                 ran += self.run_sorted(eng, live, end, per_event);
                 break;
             }
             // Refuse before `s`, never past the horizon; only attempts up to
             // the horizon can be accepted.
             let s = s.min(horizon.saturating_add(1));
-            let mut best = usize::MAX;
-            let mut best_t = horizon.saturating_add(1);
-            let (mut i, mut j) = (0, 0);
             // The generator is copied so that it stays in registers.
             let mut rng = eng.rng().clone();
-            while i < live.len() {
-                let a = live[i];
-                i += 1;
-                if a.t < s {
-                    refused += 1;
-                    self.refuse(&mut eng.rec, &mut rng, live, end, a, per_event);
-                } else {
-                    if a.t < best_t {
-                        best = j;
-                        best_t = a.t;
-                    }
-                    live[j] = a;
-                    j += 1;
-                }
-            }
+            let (n, best) = if self.p.backoff == BackoffPolicy::FullJitter && !per_event {
+                self.pass::<true>(&mut eng.rec, &mut rng, live, s, end, false)
+            } else {
+                self.pass::<false>(&mut eng.rec, &mut rng, live, s, end, per_event)
+            };
             *eng.rng() = rng;
-            live.truncate(j);
+            refused += n;
             if best == usize::MAX {
                 break;
             }
@@ -1149,6 +1145,58 @@ impl Herd {
             eng.rec.count(self.ids.refused, SimTime(start), n);
         }
         ran + refused
+    }
+
+    /// One pass over the bucket's attempts in `live`: refuses (and counts)
+    /// those before `s`, keeps the others in order, and returns how many it
+    /// refused and the index of the earliest one kept (the first of equals)
+    /// if it is not past the horizon, else `usize::MAX`. `FULL_JITTER`: the backoff is full
+    /// jitter and `per_event` false, for a leaner loop on the common path.
+    #[inline(always)]
+    fn pass<const FULL_JITTER: bool>(
+        &mut self,
+        rec: &mut Recorder,
+        rng: &mut SimRng,
+        live: &mut Vec<Slot>,
+        s: u64,
+        end: u64,
+        per_event: bool,
+    ) -> (u64, usize) {
+        let mut refused = 0;
+        let mut best = usize::MAX;
+        let mut best_t = self.p.horizon.as_nanos().saturating_add(1);
+        let (mut i, mut j) = (0, 0);
+        while i < live.len() {
+            let a = live[i];
+            i += 1;
+            if a.t < s {
+                refused += 1;
+                if FULL_JITTER {
+                    let f = a.ev.0 & FAILURES_MAX;
+                    let sleep = rng.below(self.ceilings[(f + 1) as usize]);
+                    let r = Slot {
+                        t: a.t.saturating_add(sleep),
+                        ev: HerdEvent(a.ev.0 + u64::from(f < FAILURES_MAX)),
+                    };
+                    if r.t < end {
+                        live.push(r);
+                    } else {
+                        self.wheel.push(r);
+                    }
+                } else {
+                    self.refuse(rec, rng, live, end, a, per_event);
+                }
+            } else {
+                if a.t < best_t {
+                    best = j;
+                    best_t = a.t;
+                }
+                live[j] = a;
+                j += 1;
+            }
+        }
+        live.truncate(j);
+        (refused, best)
     }
 
     /// Runs a bucket's attempts one by one in time order (ties: push order):
