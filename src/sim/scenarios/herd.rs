@@ -608,11 +608,11 @@ impl HerdParams {
         f64::from(self.workers) * NANOS_PER_SEC as f64 / self.handshake.as_nanos() as f64
     }
 
-    /// Estimated peak memory per client, in bytes: its pending attempt (16
-    /// bytes, which carries all its state) times 3 for buffer slack (worst
-    /// when every client tries at t = 0: one bucket's growing buffer, then the
-    /// sort's scratch space), plus its queued start time when the backlog is
-    /// unlimited.
+    /// Estimated peak memory per client, in bytes: its pending attempt (8
+    /// bytes in the wheel, 16 in the bucket being run) with slack for the
+    /// worst case, when every client tries at t = 0 (16 bytes in one bucket's
+    /// growing buffer, then the sort's scratch space: 48), plus its queued
+    /// start time when the backlog is unlimited.
     pub fn bytes_per_client(&self) -> u64 {
         let mut b = 48;
         if self.backlog.is_none() {
