@@ -694,8 +694,9 @@ pub fn backoff_sleep(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HerdEvent(u64);
 
-/// Low bits of a [`HerdEvent`]: failures, or decorrelated backoff's previous sleep.
+/// Low bits of a [`HerdEvent`] holding the failures so far.
 const FAILURE_BITS: u32 = 6;
+/// Low bits of a [`HerdEvent`] holding decorrelated backoff's previous sleep.
 const PREV_BITS: u32 = 16;
 /// Failures are remembered up to this many; from 64 failures on, every
 /// policy's sleep no longer grows (see [`exp_ceiling`]).
