@@ -112,17 +112,27 @@ impl<T: Copy, const C: usize> Pool<T, C> {
     }
 
     /// Like [`Pool::read`], and returns each chunk to the pool once `f` has
-    /// read it.
+    /// read it. While `f` reads a chunk, the CPU is asked to fetch the next
+    /// one: a list read long after it was written comes from main memory,
+    /// and the hardware prefetcher cannot guess where the next chunk is.
     #[inline]
     pub fn drain(&mut self, list: List, mut f: impl FnMut(&[T])) {
+        let line = (64 / std::mem::size_of::<T>().max(1)).max(1);
         let mut c = list.head;
         let mut left = list.len;
         while left > 0 {
             let n = left.min(C);
             let base = c as usize * C;
+            let next = self.next[c as usize];
+            if left > n {
+                let ahead = (left - n).min(C);
+                let next_base = next as usize * C;
+                for i in (0..ahead).step_by(line) {
+                    prefetch(&self.slots[next_base + i]);
+                }
+            }
             f(&self.slots[base..base + n]);
             left -= n;
-            let next = self.next[c as usize];
             self.free.push(c);
             c = next;
         }
@@ -133,6 +143,23 @@ impl<T: Copy, const C: usize> Pool<T, C> {
         self.slots.capacity() * std::mem::size_of::<T>()
             + (self.next.capacity() + self.free.capacity()) * 4
     }
+}
+
+/// Asks the CPU to start fetching the cache line holding `x` into its
+/// caches. Only a hint: it changes no value, and does nothing where the
+/// instruction is not available.
+#[inline(always)]
+fn prefetch<T>(x: &T) {
+    #[cfg(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse"
+    ))]
+    safe_arch::prefetch_t0(x);
+    #[cfg(not(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "sse"
+    )))]
+    let _ = x;
 }
 
 #[cfg(test)]
