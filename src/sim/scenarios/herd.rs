@@ -702,6 +702,26 @@ const PREV_BITS: u32 = 16;
 /// policy's sleep no longer grows (see [`exp_ceiling`]).
 const FAILURES_MAX: u64 = (1 << FAILURE_BITS) - 1;
 
+/// The next attempt of a client refused at `at`, with full-jitter backoff:
+/// as [`backoff_sleep`] draws it (`between(0, c)` is `below(c + 1)`), with
+/// the range looked up in `ceilings` (`exp_ceiling + 1` by failure count).
+/// Kept apart from [`Herd::retry`] so that the refusal pass can call it
+/// without the policy tests (the most common policy, on the hottest path).
+#[inline(always)]
+fn full_jitter_retry(
+    ceilings: &[u64; FAILURES_MAX as usize + 2],
+    rng: &mut SimRng,
+    ev: HerdEvent,
+    at: u64,
+) -> Slot {
+    let f = ev.0 & FAILURES_MAX;
+    let sleep = rng.below(ceilings[(f + 1) as usize]);
+    Slot {
+        t: at.saturating_add(sleep),
+        ev: HerdEvent(ev.0 + u64::from(f < FAILURES_MAX)),
+    }
+}
+
 /// The herd's engine event: run the wheel's buckets from the event's time to
 /// the end of its coarse bucket (see [`wheel`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -894,6 +914,9 @@ impl Herd {
     /// The client's next attempt after a failure noticed at `at`.
     #[inline(always)]
     fn retry(&mut self, rng: &mut SimRng, ev: HerdEvent, at: u64) -> Slot {
+        if self.p.backoff == BackoffPolicy::FullJitter {
+            return full_jitter_retry(&self.ceilings, rng, ev, at);
+        }
         let (sleep, ev) = if self.p.backoff == BackoffPolicy::Decorrelated {
             let prev_mask = (1 << PREV_BITS) - 1;
             let mut prev = (ev.0 & prev_mask) * self.prev_unit;
@@ -909,21 +932,15 @@ impl Herd {
             (sleep.as_nanos(), HerdEvent((ev.0 & !prev_mask) | q))
         } else {
             let f = (ev.0 & FAILURES_MAX) + 1;
-            let sleep = if self.p.backoff == BackoffPolicy::FullJitter {
-                // As `backoff_sleep` draws it (`between(0, c)` is `below(c + 1)`),
-                // with the range looked up.
-                rng.below(self.ceilings[f as usize])
-            } else {
-                backoff_sleep(
-                    self.p.backoff,
-                    self.p.backoff_base,
-                    self.p.backoff_cap,
-                    f as u32,
-                    &mut 0,
-                    rng,
-                )
-                .as_nanos()
-            };
+            let sleep = backoff_sleep(
+                self.p.backoff,
+                self.p.backoff_base,
+                self.p.backoff_cap,
+                f as u32,
+                &mut 0,
+                rng,
+            )
+            .as_nanos();
             let stored = f.min(FAILURES_MAX);
             (sleep, HerdEvent((ev.0 & !FAILURES_MAX) | stored))
         };
@@ -1173,17 +1190,8 @@ impl Herd {
             if a.t < s {
                 refused += 1;
                 if FULL_JITTER {
-                    let f = a.ev.0 & FAILURES_MAX;
-                    let sleep = rng.below(self.ceilings[(f + 1) as usize]);
-                    let r = Slot {
-                        t: a.t.saturating_add(sleep),
-                        ev: HerdEvent(a.ev.0 + u64::from(f < FAILURES_MAX)),
-                    };
-                    if r.t < end {
-                        live.push(r);
-                    } else {
-                        self.wheel.push(r);
-                    }
+                    let r = full_jitter_retry(&self.ceilings, rng, a.ev, a.t);
+                    self.file(live, end, r);
                 } else {
                     self.refuse(rec, rng, live, end, a, per_event);
                 }
