@@ -37,11 +37,7 @@ pub fn serve(args: &LabServeArgs, out: &mut dyn Write) -> anyhow::Result<ExitCod
     };
     config.validate()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let summary = runtime.block_on(async {
         // Signal handlers go in before the URL is printed, so a client that reads
         // it and sends SIGINT at once still gets a clean stop.

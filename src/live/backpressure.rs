@@ -136,11 +136,7 @@ pub fn run_backpressure(
         .map_err(|e| LiveError::Config(e.to_string()))?;
     check(&p, cfg, opts)?;
     FdReport::read()?.check(u64::from(p.consumers), 2)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let started = std::time::Instant::now();
     let run = runtime.block_on(backpressure_async(p, opts.max_buffered_bytes, seed))?;
     runtime.shutdown_timeout(Duration::from_secs(1));

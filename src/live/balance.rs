@@ -210,11 +210,7 @@ pub fn run_balance(
         )));
     }
     FdReport::read()?.check(clients, 4)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let started = Instant::now();
     let run = runtime.block_on(balance_async(p, scale, seed));
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -108,11 +108,7 @@ pub fn run_heartbeat(
         .map_err(|e| LiveError::Config(e.to_string()))?;
     check(&p, cfg, opts)?;
     FdReport::read()?.check(p.connections, 2)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let started = std::time::Instant::now();
     let run = runtime.block_on(heartbeat_async(p, cfg, opts.time_scale, seed))?;
     runtime.shutdown_timeout(Duration::from_secs(1));

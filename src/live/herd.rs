@@ -267,11 +267,7 @@ pub fn run_herd_raw(
         })?),
     };
     let horizon_wall = Duration::from_secs_f64(p.horizon.as_secs_f64() / scale).min(opts.max_wall);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let started = Instant::now();
     let handshake = if opts.natural_handshake {
         Duration::ZERO

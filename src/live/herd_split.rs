@@ -368,11 +368,7 @@ pub fn clients_main(spec: &str) -> Result<(), LiveError> {
         backoff_cap: SimDuration(spec.backoff_cap_ns),
         timeout: spec.timeout_ns.map(SimDuration),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
 
     // stdin: `go NANOS`, then end of file (or any line) stops the run.
     let stop = CancellationToken::new();

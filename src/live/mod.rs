@@ -52,3 +52,13 @@ pub use error::LiveError;
 pub use limits::{FdReport, WsLimits};
 pub use origin::OriginPolicy;
 pub use server::{ServeSummary, ServerConfig, run};
+
+/// The tokio runtime a live run drives its servers and clients on: two worker
+/// threads (the machines this runs on have two cores), with I/O and timers.
+pub fn runtime() -> Result<tokio::runtime::Runtime, LiveError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(LiveError::Runtime)
+}

@@ -167,11 +167,7 @@ pub fn run_racer(
         .map_err(|e| LiveError::Config(e.to_string()))?;
     check(cfg, &p, opts)?;
     FdReport::read()?.check(p.clients * 4, 2)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let started = Instant::now();
     let run = runtime.block_on(racer_async(p, opts.time_scale, seed));
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -176,11 +176,7 @@ pub fn run_chat(
     let started = Instant::now();
     let mut rng = SimRng::seed_from(seed);
     let plan = Arc::new(Plan::draw(p, &mut rng));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
+    let runtime = crate::live::runtime()?;
     let run = runtime.block_on(chat_async(plan.clone(), rng, redis.clone(), *opts, started));
     runtime.shutdown_timeout(Duration::from_secs(1));
     let run = run?;
