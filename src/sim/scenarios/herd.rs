@@ -1117,8 +1117,6 @@ impl Herd {
         }
         let per_event = end > self.bin_end;
         let refused_before = self.refused;
-        // Refused by the passes (`run_sorted` counts its own).
-        let mut refused = 0u64;
         let mut c = start;
         let mut ran = 0u64;
         let mut passes = 0;
@@ -1148,7 +1146,8 @@ impl Herd {
                 self.pass::<false>(&mut eng.rec, &mut rng, live, s, end, per_event)
             };
             *eng.rng() = rng;
-            refused += n;
+            self.refused += n;
+            ran += n;
             if best == usize::MAX {
                 break;
             }
@@ -1157,12 +1156,11 @@ impl Herd {
             c = a.t;
             self.accept(eng, live, end, a);
         }
-        self.refused += refused;
         if !per_event {
             let n = self.refused - refused_before;
             eng.rec.count(self.ids.refused, SimTime(start), n);
         }
-        ran + refused
+        ran
     }
 
     /// One pass over the bucket's attempts in `live`: refuses (and counts)
